@@ -1,0 +1,46 @@
+"""Shared helpers: run the installed ``vaeframe`` command as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+VAEFRAME = Path(sys.executable).with_name("vaeframe")
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAEFRAME_")}
+    env.setdefault("WANDB_MODE", "disabled")
+    env.update(extra)
+    return env
+
+
+def vaeframe(*args: str | Path, cwd: Path | None = None, timeout: float = 300,
+             **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script and capture its output."""
+    assert VAEFRAME.exists(), f"{VAEFRAME} missing: install the project (pip install -e .)"
+    return subprocess.run([str(VAEFRAME), *map(str, args)], cwd=cwd, env=cli_env(**env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def only_run_dir(output_dir: Path) -> Path:
+    runs = [p for p in output_dir.iterdir() if p.is_dir()]
+    assert len(runs) == 1, f"expected one run directory in {output_dir}, found {runs}"
+    return runs[0]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def smoke_args(tmp_path: Path) -> list[str]:
+    """``run configs/smoke.toml`` into a temporary output directory."""
+    return ["run", str(CONFIGS / "smoke.toml"), "--set", f"run.output_dir={tmp_path / 'runs'}"]

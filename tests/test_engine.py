@@ -1,0 +1,82 @@
+"""The engine in-process: bit identity of free bits 0, no host sync in the step, data on device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomllib
+import torch
+from conftest import CONFIGS
+
+from vaeframe.config import build_config
+from vaeframe.engine import Trainer, create_run_dir
+from vaeframe.overrides import apply_overrides
+from vaeframe.plugins import build_registry
+
+REGISTRY = build_registry()
+
+
+def smoke_config(tmp_path: Path, *sets: str):
+    raw = tomllib.loads((CONFIGS / "smoke.toml").read_text())
+    raw, switched = apply_overrides(raw, sets=[f"run.output_dir={tmp_path}", *sets])
+    return build_config(raw, REGISTRY, "smoke.toml", switched)
+
+
+def train(tmp_path: Path, *sets: str) -> Trainer:
+    config = smoke_config(tmp_path, *sets)
+    trainer = Trainer(config, create_run_dir(config.run.output_dir, config.run.name), [])
+    trainer.fit()
+    return trainer
+
+
+def test_free_bits_zero_gives_bit_identical_weights_to_plain_kl(tmp_path: Path) -> None:
+    plain = train(tmp_path, 'kl={name="none"}')
+    free0 = train(tmp_path, 'kl={name="free_bits", threshold=0.0}')
+    clamped = train(tmp_path, 'kl={name="free_bits", threshold=0.1}')
+    plain_state, free0_state = plain.model.state_dict(), free0.model.state_dict()
+    assert all(torch.equal(plain_state[k], free0_state[k]) for k in plain_state)
+    assert plain.history == free0.history
+    clamped_state = clamped.model.state_dict()
+    assert not all(torch.equal(plain_state[k], clamped_state[k]) for k in plain_state)
+
+
+def test_same_seed_same_metrics(tmp_path: Path) -> None:
+    assert train(tmp_path).history == train(tmp_path).history
+
+
+def test_grids_live_on_the_device_as_one_uint8_tensor(tmp_path: Path) -> None:
+    config = smoke_config(tmp_path)
+    trainer = Trainer(config, tmp_path, [])
+    assert isinstance(trainer.train_grids, torch.Tensor)
+    assert trainer.train_grids.dtype == torch.uint8 and trainer.train_grids.shape == (96, 30, 30)
+    assert trainer.train_grids.device == trainer.device
+
+
+SYNC_METHODS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__",
+                "__index__")
+
+
+def test_training_steps_make_no_host_sync_except_at_logging_steps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = smoke_config(tmp_path, "train.log_every_n_steps=2", "train.batch_size=16")
+    trainer = Trainer(config, tmp_path, [])
+    trainer.scheduler.step(1)
+    trainer.train_step(trainer.train_grids[:16])  # creates the optimizer's state
+    # Adam keeps its step counters on the host by design (reading them never waits for a GPU)
+    host_counters = {id(state["step"]) for state in trainer.optimizer.state.values()}
+    calls: list[tuple[str, int]] = []
+    for name in SYNC_METHODS:
+        original = getattr(torch.Tensor, name)
+
+        def spy(self, *args, _original=original, _name=name, **kwargs):
+            if id(self) not in host_counters:
+                calls.append((_name, trainer.step))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    trainer.train_epoch()  # 96 grids / 16 = 6 steps, logging at 2, 4, 6
+    monkeypatch.undo()
+    assert trainer.step == 6
+    assert {step for _, step in calls} <= {2, 4, 6}, calls
+    assert [name for name, _ in calls].count("cpu") == 3  # one transfer per logging step

@@ -1,0 +1,75 @@
+"""Bad run files: one clear message naming the file and key path, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CONFIGS, vaeframe
+
+SMOKE = (CONFIGS / "smoke.toml").read_text()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    return path
+
+
+def assert_clear_error(result, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragments"),
+    [
+        ("max_beta = 0.5", 'max_beta = "0.5"',
+         ["schedule.max_beta", "expected a number, got string '0.5'"]),
+        ("epochs = 3", "epochs = 3.5", ["train.epochs", "expected an integer, got float 3.5"]),
+        ("epochs = 3", "epochs = true", ["train.epochs", "expected an integer, got boolean"]),
+        ("epochs = 3", "epochz = 3", ["train.epochz", "unknown key"]),
+        ("threshold = 0.1", "threshold = 0.1\nthreshhold = 2", ["kl.threshhold", "unknown key"]),
+        ('name = "linear_warmup"', 'name = "linear_warmpu"',
+         ["schedule.name", "unknown schedule 'linear_warmpu'", "linear_warmup", "cyclical"]),
+        ('name = "free_bits"', 'name = "freebits"', ["kl.name", "free_bits", "none"]),
+        ('name = "jsonl"', 'name = "tensorboard"', ["loggers[1].name", "console, jsonl"]),
+        ("[model]", "[modle]", ["modle", "unknown section"]),
+        ("epochs = 3", "epochs = 0", ["train.epochs", "must be >= 1, got 0"]),
+        ("threshold = 0.1", "threshold = -0.1", ["kl.threshold", "must be >= 0.0"]),
+        ("max_beta = 0.5", "max_beta = -1", ["schedule.max_beta", "must be >= 0.0"]),
+        ('device = "cpu"', 'device = "gpu"', ["train.device", "'cuda:N'"]),
+        ("channels = [8, 16, 16]", 'channels = [8, "x", 16]', ["model.channels[1]", "integer"]),
+    ],
+)
+def test_bad_value(tmp_path: Path, old: str, new: str, fragments: list[str]) -> None:
+    assert old in SMOKE
+    bad = write(tmp_path, SMOKE.replace(old, new, 1))
+    assert_clear_error(vaeframe("run", bad), str(bad), *fragments)
+
+
+def test_malformed_toml_gives_line_and_column(tmp_path: Path) -> None:
+    bad = write(tmp_path, "[run]\nname = \n")
+    assert_clear_error(vaeframe("run", bad), str(bad), "invalid TOML", "line 2")
+
+
+def test_missing_run_file(tmp_path: Path) -> None:
+    assert_clear_error(vaeframe("run", tmp_path / "nope.toml"), "nope.toml", "cannot read")
+
+
+def test_bad_set_syntax() -> None:
+    assert_clear_error(vaeframe("run", CONFIGS / "smoke.toml", "--set", "train.epochs"),
+                       "--set train.epochs", "KEY.PATH=VALUE")
+
+
+def test_set_wrong_type_names_the_key() -> None:
+    assert_clear_error(vaeframe("run", CONFIGS / "smoke.toml", "--set", "train.epochs=many"),
+                       "train.epochs", "expected an integer, got string 'many'")
+
+
+def test_several_problems_are_reported_together(tmp_path: Path) -> None:
+    bad = write(tmp_path, SMOKE.replace("epochs = 3", "epochs = 'x'\nbatchsize = 2"))
+    assert_clear_error(vaeframe("run", bad), "2 problems", "train.epochs", "train.batchsize")

@@ -1,0 +1,33 @@
+"""vaeframe: a small, fast, pluggable framework for training β-VAEs on ARC-AGI grids.
+
+The public API for plugin authors and notebook users. Importing it does not import torch.
+"""
+
+from __future__ import annotations
+
+from vaeframe.api import GridData, Logger, RunInfo
+from vaeframe.errors import ConfigError, PluginError, TrainingError, VaeframeError
+from vaeframe.hookspecs import hookimpl
+from vaeframe.schedules import BetaScheduler, get_beta_schedule, make_schedule
+from vaeframe.validators import ParameterError, at_least, greater_than, one_of
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BetaScheduler",
+    "ConfigError",
+    "GridData",
+    "Logger",
+    "ParameterError",
+    "PluginError",
+    "RunInfo",
+    "TrainingError",
+    "VaeframeError",
+    "__version__",
+    "at_least",
+    "get_beta_schedule",
+    "greater_than",
+    "hookimpl",
+    "make_schedule",
+    "one_of",
+]

@@ -1,0 +1,128 @@
+"""The ``vaeframe`` command line. Torch is imported only by commands that train."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vaeframe import __version__
+from vaeframe.errors import VaeframeError
+from vaeframe.plugins import KINDS, Registry, get_registry, set_extra_modules
+
+
+def _plugin_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("-p", dest="plugins", action="append", default=[], metavar="MODULE",
+                        help="load a plugin module without packaging it (repeatable)")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _plugin_options()
+    parser = argparse.ArgumentParser(
+        prog="vaeframe", parents=[common],
+        description="Train β-VAEs on ARC-AGI grids with pluggable β schedules, KL "
+                    "regularizers and loggers.")
+    parser.add_argument("--version", action="version", version=f"vaeframe {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[common], help="train from a TOML run file",
+                              description="Train a β-VAE as a TOML run file says.")
+    run.add_argument("run_file", type=Path, help="the run file, e.g. configs/ultra.toml")
+    run.add_argument("--beta-schedule", metavar="NAME",
+                     help="β schedule (sets schedule.name; parameters it lacks are dropped)")
+    run.add_argument("--beta-max", type=float, metavar="X", help="sets schedule.max_beta")
+    run.add_argument("--free-bits", type=float, metavar="NATS",
+                     help="free bits per dimension (sets kl.name = 'free_bits', kl.threshold)")
+    run.add_argument("--epochs", type=int, metavar="N", help="sets train.epochs")
+    run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                     help="override any key, e.g. --set train.batch_size=128 (repeatable)")
+
+    listing = commands.add_parser("list-plugins", parents=[common],
+                                  help="list every component by kind")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from vaeframe.config import build_config, parse_toml
+    from vaeframe.overrides import apply_overrides
+
+    raw = parse_toml(args.run_file)
+    raw, switched = apply_overrides(raw, sets=args.sets, beta_schedule=args.beta_schedule,
+                                    beta_max=args.beta_max, free_bits=args.free_bits,
+                                    epochs=args.epochs)
+    config = build_config(raw, get_registry(), str(args.run_file), switched)
+    for note in config.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+    from vaeframe.engine import run
+
+    summary = run(config)
+    return 0 if summary.get("status") == "finished" else 1
+
+
+def listing(registry: Registry) -> dict[str, Any]:
+    """Every component by kind, with its source and parameters, as plain data."""
+    result: dict[str, Any] = {}
+    for kind in KINDS:
+        result[kind] = [
+            {
+                "name": c.name,
+                "description": c.description,
+                "package": c.source.package,
+                "version": c.source.version,
+                "module": c.source.module,
+                "parameters": [
+                    {"name": p.name, "type": p.type, "default": p.default,
+                     "required": p.required} for p in c.parameters
+                ],
+            }
+            for c in (registry.components[kind][name] for name in registry.names(kind))
+        ]
+    result["problems"] = registry.problems()
+    return result
+
+
+def command_list_plugins(args: argparse.Namespace) -> int:
+    data = listing(get_registry())
+    if args.json:
+        print(json.dumps(data, indent=2, default=repr))
+        return 0
+    for kind in KINDS:
+        print(f"{kind}:")
+        for entry in data[kind]:
+            origin = (f"{entry['package']} {entry['version']}" if entry["package"]
+                      else f"module {entry['module']}")
+            print(f"  {entry['name']:<20} {entry['description']}  [{origin}]")
+            for p in entry["parameters"]:
+                default = "required" if p["required"] else f"= {p['default']!r}"
+                print(f"      {p['name']}: {p['type']} {default}")
+    if data["problems"]:
+        print("problems:")
+        for problem in data["problems"]:
+            print(f"  {problem}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    set_extra_modules(args.plugins)
+    try:
+        if args.command == "run":
+            return command_run(args)
+        return command_list_plugins(args)
+    except VaeframeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

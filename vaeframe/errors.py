@@ -1,0 +1,30 @@
+"""Errors that the command line turns into one clear message and exit code 2."""
+
+from __future__ import annotations
+
+
+class VaeframeError(Exception):
+    """A problem the user can fix; its message says what and where."""
+
+    exit_code = 2
+
+
+class ConfigError(VaeframeError):
+    """A run file or command-line override that cannot be used."""
+
+    def __init__(self, source: str, path: str, message: str) -> None:
+        self.source = source
+        self.path = path
+        self.message = message
+        where = f"{source}: {path}" if path else source
+        super().__init__(f"{where}: {message}")
+
+
+class PluginError(VaeframeError):
+    """A plugin that failed to load, or a component name that cannot be resolved."""
+
+
+class TrainingError(VaeframeError):
+    """Training stopped for a reason the user should see (for example a non-finite loss)."""
+
+    exit_code = 1

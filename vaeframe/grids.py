@@ -1,0 +1,30 @@
+"""ARC grids as one padded uint8 tensor: colours 0-9, padding its own class (10)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from vaeframe.errors import VaeframeError
+
+NUM_COLOURS = 10
+PAD = NUM_COLOURS  # padding outside a grid is its own class, never black
+NUM_CLASSES = NUM_COLOURS + 1
+SIDE = 30
+
+
+def pack_grids(grids: Sequence[np.ndarray], source: str) -> torch.Tensor:
+    """Pack grids into a ``(N, 30, 30)`` uint8 tensor, padded with :data:`PAD`."""
+    packed = np.full((len(grids), SIDE, SIDE), PAD, dtype=np.uint8)
+    for index, grid in enumerate(grids):
+        array = np.asarray(grid)
+        if array.ndim != 2 or not (1 <= array.shape[0] <= SIDE and 1 <= array.shape[1] <= SIDE):
+            raise VaeframeError(f"{source}: grid {index} has shape {array.shape}; "
+                                f"grids must be 2-D with sides from 1 to {SIDE}")
+        if array.size and (array.min() < 0 or array.max() >= NUM_COLOURS):
+            raise VaeframeError(f"{source}: grid {index} has colours outside 0-9 "
+                                f"(min {array.min()}, max {array.max()})")
+        packed[index, : array.shape[0], : array.shape[1]] = array
+    return torch.from_numpy(packed)

@@ -1,0 +1,70 @@
+"""The β schedule API for notebooks and the engine; the schedules themselves are plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from vaeframe.errors import ConfigError, PluginError
+from vaeframe.plugins import get_registry
+
+
+def make_schedule(schedule_type: str, **params: Any) -> Any:
+    """Build the registered schedule ``schedule_type`` with ``params`` (unknown ones are errors)."""
+    cls = get_registry().get("schedules", schedule_type).cls
+    known = {field.name for field in attrs.fields(cls) if field.init}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError("get_beta_schedule", ", ".join(unknown),
+                          f"not a parameter of schedule '{schedule_type}' "
+                          f"(its parameters: {', '.join(sorted(known)) or 'none'})")
+    return cls(**params)
+
+
+def get_beta_schedule(epoch: int, schedule_type: str = "linear_warmup",
+                      num_epochs: int | None = None, **params: Any) -> float:
+    """β at ``epoch`` (1-indexed) for the registered schedule ``schedule_type``.
+
+    ``params`` are the schedule's parameters (``max_beta``, ``warmup_epochs``, ...); omitted
+    ones take the schedule's defaults. ``num_epochs`` is the run's length, which only some
+    schedules use (it defaults to ``epoch``).
+    """
+    schedule = make_schedule(schedule_type, **params)
+    return float(schedule.beta(epoch, num_epochs if num_epochs is not None else epoch))
+
+
+class BetaScheduler:
+    """Steps a schedule once per epoch and keeps the history of β values."""
+
+    def __init__(self, schedule: Any, num_epochs: int) -> None:
+        self.schedule = schedule
+        self.num_epochs = num_epochs
+        self.current_epoch = 0
+        self.beta_history: list[float] = []
+
+    @classmethod
+    def from_name(cls, schedule_type: str, num_epochs: int, **params: Any) -> BetaScheduler:
+        return cls(make_schedule(schedule_type, **params), num_epochs)
+
+    def step(self, epoch: int) -> float:
+        """β for ``epoch`` (1-indexed); appended to :attr:`beta_history`."""
+        try:
+            beta = float(self.schedule.beta(epoch, self.num_epochs))
+        except Exception as exc:
+            raise PluginError(
+                f"schedule {type(self.schedule).__name__} (from {type(self.schedule).__module__}) "
+                f"raised at epoch {epoch}: {type(exc).__name__}: {exc}") from exc
+        if beta != beta or beta < 0:
+            raise PluginError(f"schedule {type(self.schedule).__name__} returned β={beta} at "
+                              f"epoch {epoch}; β must be a finite number >= 0")
+        self.current_epoch = epoch
+        self.beta_history.append(beta)
+        return beta
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"current_epoch": self.current_epoch, "beta_history": list(self.beta_history)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.current_epoch = int(state["current_epoch"])
+        self.beta_history = [float(b) for b in state["beta_history"]]
