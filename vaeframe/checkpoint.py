@@ -32,6 +32,8 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a process killed mid-save
+        stale.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

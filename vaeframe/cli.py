@@ -32,7 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", parents=[common], help="train from a TOML run file",
                               description="Train a β-VAE as a TOML run file says.")
-    run.add_argument("run_file", type=Path, help="the run file, e.g. configs/ultra.toml")
+    run.add_argument("run_file", type=Path, nargs="?",
+                     help="the run file, e.g. configs/ultra.toml")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="continue the run in RUN_DIR from its last checkpoint (overrides "
+                          "such as --epochs apply on top of its config.toml)")
     run.add_argument("--beta-schedule", metavar="NAME",
                      help="β schedule (sets schedule.name; parameters it lacks are dropped)")
     run.add_argument("--beta-max", type=float, metavar="X", help="sets schedule.max_beta")
@@ -52,18 +56,41 @@ def command_run(args: argparse.Namespace) -> int:
     from vaeframe.config import build_config, parse_toml
     from vaeframe.overrides import apply_overrides
 
-    raw = parse_toml(args.run_file)
+    run_file = _run_file(args)
+    raw = parse_toml(run_file)
     raw, switched = apply_overrides(raw, sets=args.sets, beta_schedule=args.beta_schedule,
                                     beta_max=args.beta_max, free_bits=args.free_bits,
                                     epochs=args.epochs)
-    config = build_config(raw, get_registry(), str(args.run_file), switched)
+    config = build_config(raw, get_registry(), str(run_file), switched)
     for note in config.notes:
         print(f"note: {note}", file=sys.stderr)
 
     from vaeframe.engine import run
 
-    summary = run(config)
+    summary = run(config, resume_dir=args.resume)
+    if summary.get("status") == "interrupted":
+        print(f"interrupted at epoch {summary.get('epochs_completed', 0) + 1}, step "
+              f"{summary.get('steps', 0)}; checkpoint saved. Resume with:\n"
+              f"  vaeframe run --resume {summary['run_dir']}", file=sys.stderr)
+        return 128 + int(summary.get("signal", 2))
     return 0 if summary.get("status") == "finished" else 1
+
+
+def _run_file(args: argparse.Namespace) -> Path:
+    """The run file to read: the one given, or the resolved config.toml of --resume's run."""
+    if args.resume is None:
+        if args.run_file is None:
+            raise VaeframeError("vaeframe run: give a run file (e.g. configs/ultra.toml) "
+                                "or --resume RUN_DIR")
+        return args.run_file
+    if args.run_file is not None:
+        raise VaeframeError("vaeframe run: give either a run file or --resume RUN_DIR, not both "
+                            "(a resumed run reads RUN_DIR/config.toml; use --set to change it)")
+    if not (args.resume / "checkpoints" / "last.pt").is_file():
+        raise VaeframeError(f"--resume {args.resume}: no checkpoint to resume from "
+                            f"({args.resume / 'checkpoints' / 'last.pt'} does not exist); "
+                            "resume takes a run directory made by vaeframe run")
+    return args.resume / "config.toml"
 
 
 def listing(registry: Registry) -> dict[str, Any]:

@@ -62,6 +62,7 @@ class TrainSection:
     log_every_n_steps: int = attrs.field(default=20, validator=at_least(1))
     eval_every_n_epochs: int = attrs.field(default=1, validator=at_least(1))
     eval_batch_size: int = attrs.field(default=1024, validator=at_least(1))
+    on_nonfinite: str = attrs.field(default="stop", validator=one_of("stop", "skip"))
 
 
 @attrs.define

@@ -1,29 +1,42 @@
-"""The training loop: builds what a run file names, trains, evaluates, writes the run directory."""
+"""The training loop: builds what a run file names, trains, evaluates, checkpoints, resumes."""
 
 from __future__ import annotations
 
 import json
-import random
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tomli_w
 import torch
 
 from vaeframe.api import GridData, Logger, RunInfo
-from vaeframe.checkpoint import save_checkpoint
+from vaeframe.checkpoint import load_checkpoint, save_checkpoint
 from vaeframe.config import RunConfig
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
 from vaeframe.grids import pack_grids
+from vaeframe.interrupts import StopRequest
 from vaeframe.losses import focal_loss, kl_per_dim
 from vaeframe.metrics import evaluate
 from vaeframe.model import ConvBetaVAE
+from vaeframe.rng import restore_rng_state, rng_state, seed_everything
 from vaeframe.schedules import BetaScheduler
 
 STEP_SCALARS = ("loss", "recon_loss", "kl_loss", "kl_raw")
+CONFIG_FILE = "config.toml"
+SUMMARY_FILE = "summary.json"
+LAST_CHECKPOINT = Path("checkpoints", "last.pt")
+BEST_CHECKPOINT = Path("checkpoints", "best.pt")
+
+
+class Interrupted(Exception):
+    """Training stopped on a signal after saving a checkpoint."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"stopped by signal {signum}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -57,26 +70,32 @@ def create_run_dir(output_dir: str, name: str) -> Path:
     raise VaeframeError(f"run.output_dir = {output_dir!r}: too many runs named {name!r}")
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+def per_dim_metrics(prefix: str, values: list[float]) -> dict[str, float]:
+    """``prefix/dim_i`` for every value, plus ``prefix/min``, ``/max`` and ``/mean``."""
+    metrics = {f"{prefix}/dim_{i}": v for i, v in enumerate(values)}
+    if values:
+        metrics[f"{prefix}/min"] = min(values)
+        metrics[f"{prefix}/max"] = max(values)
+        metrics[f"{prefix}/mean"] = sum(values) / len(values)
+    return metrics
 
 
 class Trainer:
     """One training run of a :class:`RunConfig` into a run directory."""
 
-    def __init__(self, config: RunConfig, run_dir: Path, loggers: list[Logger]) -> None:
+    def __init__(self, config: RunConfig, run_dir: Path, loggers: list[Logger],
+                 stop: StopRequest | None = None) -> None:
         self.config = config
         self.run_dir = run_dir
         self.loggers = loggers
+        self.stop = stop or StopRequest()
         self.device = resolve_device(config.train.device)
         seed_everything(config.run.seed)
 
         data = self._load_data()
-        self.train_grids = pack_grids(data.train, f"dataset {config.data.name!r}").to(self.device)
-        self.heldout_grids = pack_grids(data.heldout, f"dataset {config.data.name!r}").to(
-            self.device)
+        source = f"dataset {config.data.name!r}"
+        self.train_grids = pack_grids(data.train, source).to(self.device)
+        self.heldout_grids = pack_grids(data.heldout, source).to(self.device)
         self.data_description = data.description
 
         m = config.model
@@ -93,7 +112,17 @@ class Trainer:
         self.best_epoch = 0
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
+        self.wall_seconds = 0.0
         self.grids_seen = 0
+        self.skipped_steps = 0
+        # the epoch in progress: its order of grids, the next batch and the running sums
+        self.order: torch.Tensor | None = None
+        self.batch_index = 0
+        self.totals = self._zero_totals()
+        self.steps_in_totals = 0
+
+    def _zero_totals(self) -> torch.Tensor:
+        return torch.zeros(len(STEP_SCALARS) + self.model.latent_dim, device=self.device)
 
     def _load_data(self) -> GridData:
         try:
@@ -110,64 +139,88 @@ class Trainer:
         return data
 
     # -- the step ----------------------------------------------------------------------------
-    def train_step(self, batch: torch.Tensor) -> torch.Tensor:
-        """One optimisation step; returns loss, recon, KL used, KL raw and KL per dim on device."""
+    def train_step(self, batch: torch.Tensor) -> torch.Tensor | None:
+        """One optimisation step; returns loss, recon, KL used, KL raw and KL per dim on device.
+
+        With ``train.on_nonfinite = "skip"`` a step whose loss is not finite is skipped (this
+        costs one host sync a step) and ``None`` is returned.
+        """
         logits, mu, logvar = self.model(batch)
         recon = focal_loss(logits, batch, self.config.model.focal_gamma,
                            self.config.model.recon_reduction)
         kl = kl_per_dim(mu, logvar)
         kl_used = self.regularizer.kl_loss(kl)
         loss = recon + self.beta * kl_used
+        if self.config.train.on_nonfinite == "skip" and not torch.isfinite(loss):
+            self.skipped_steps += 1
+            return None
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         scalars = torch.stack([loss, recon, kl_used, kl.sum(1).mean()]).detach()
         return torch.cat([scalars, kl.detach().mean(0)])
 
-    def train_epoch(self) -> torch.Tensor:
-        """One pass over the training grids in a fresh on-device permutation."""
+    def train_epoch(self) -> torch.Tensor | None:
+        """Run the epoch in progress to its end; ``None`` if a stop was requested first."""
         n = self.train_grids.shape[0]
         batch_size = self.config.train.batch_size
         log_every = self.config.train.log_every_n_steps
-        order = torch.randperm(n, device=self.device, generator=self.generator)
-        totals = torch.zeros(len(STEP_SCALARS) + self.model.latent_dim, device=self.device)
         num_steps = (n + batch_size - 1) // batch_size
+        if self.order is None:
+            self.order = torch.randperm(n, device=self.device, generator=self.generator)
+            self.batch_index, self.steps_in_totals = 0, 0
+            self.totals = self._zero_totals()
         for logger in self.loggers:
             logger.epoch_started(self.epoch, self.config.train.epochs, num_steps)
-        for start in range(0, n, batch_size):
-            batch = self.train_grids[order[start : start + batch_size]]
-            stats = self.train_step(batch)
-            totals += stats
+        while self.batch_index < num_steps:
+            if self.stop.requested:
+                return None
+            start = self.batch_index * batch_size
+            stats = self.train_step(self.train_grids[self.order[start : start + batch_size]])
+            self.batch_index += 1
             self.step += 1
+            if stats is None:
+                continue
+            self.totals += stats
+            self.steps_in_totals += 1
             if self.step % log_every == 0:
                 self._log(self._step_metrics(stats.cpu()))
+        self.order = None
         self.grids_seen += n
-        return totals / num_steps
+        return self.totals / max(self.steps_in_totals, 1)
 
     # -- metrics -----------------------------------------------------------------------------
     def _step_metrics(self, stats: torch.Tensor) -> dict[str, float]:
         values = stats.tolist()
-        if not all(np.isfinite(values[: len(STEP_SCALARS)])):
-            raise TrainingError(self._nan_message())
-        metrics = {f"train/{key}": value for key, value in zip(STEP_SCALARS, values, strict=False)}
+        if not all(map(math.isfinite, values[: len(STEP_SCALARS)])):
+            raise TrainingError(self._nonfinite_message())
+        metrics = {f"train/{key}": v for key, v in zip(STEP_SCALARS, values, strict=False)}
         metrics["train/beta"] = self.scheduler.beta_history[-1]
         metrics.update(per_dim_metrics("train/kl_per_dim", values[len(STEP_SCALARS):]))
         metrics["epoch"] = float(self.epoch)
         return metrics
 
-    def _nan_message(self) -> str:
-        last = self.run_dir / "checkpoints" / "last.pt"
-        where = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint yet"
-        return (f"non-finite loss at step {self.step} (epoch {self.epoch}); stopped; {where}. "
-                "Lower train.lr or check the data.")
+    def _nonfinite_message(self) -> str:
+        last = self.run_dir / LAST_CHECKPOINT
+        where = (f"the last good checkpoint is {last} (epoch {self._checkpoint_epoch()})"
+                 if last.exists() else "there is no checkpoint yet")
+        return (f"non-finite loss detected at step {self.step} (epoch {self.epoch}; checked at "
+                "logging steps and epoch ends); training stopped and no checkpoint was "
+                f"overwritten; {where}. Lower train.lr, or set train.on_nonfinite = \"skip\" "
+                "to skip such steps")
+
+    def _checkpoint_epoch(self) -> int | str:
+        try:
+            return load_checkpoint(self.run_dir / LAST_CHECKPOINT)["epoch"]
+        except VaeframeError:
+            return "?"
 
     def _log(self, metrics: Mapping[str, float]) -> None:
         for logger in self.loggers:
             logger.log(metrics, self.step)
 
     def _evaluate(self) -> dict[str, float]:
-        t = self.config.train
-        m = self.config.model
+        t, m = self.config.train, self.config.model
         train = evaluate(self.model, self.train_grids, t.eval_batch_size, m.focal_gamma,
                          m.recon_reduction)
         heldout = evaluate(self.model, self.heldout_grids, t.eval_batch_size, m.focal_gamma,
@@ -177,45 +230,64 @@ class Trainer:
                          train["active_units"].float(), heldout["recon_loss"]]),
             heldout["kl_per_dim"],
         ]).cpu().tolist()
-        metrics = {
-            "train/nonblack_acc": flat[0],
-            "heldout/nonblack_acc": flat[1],
-            "active_units": flat[2],
-            "heldout/recon_loss": flat[3],
-        }
+        metrics = {"train/nonblack_acc": flat[0], "heldout/nonblack_acc": flat[1],
+                   "active_units": flat[2], "heldout/recon_loss": flat[3]}
         metrics.update(per_dim_metrics("heldout/kl_per_dim", flat[4:]))
         return metrics
 
     # -- the loop ----------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
+        """Train to ``train.epochs``; raises :class:`Interrupted` after saving on a signal."""
         epochs = self.config.train.epochs
-        started = time.perf_counter()
-        while self.epoch < epochs:
-            self.epoch += 1
-            beta = self.scheduler.step(self.epoch)
+        started = time.perf_counter() - self.wall_seconds
+        while self.order is not None or self.epoch < epochs:
+            if self.order is None:
+                self.epoch += 1
+                self.scheduler.step(self.epoch)
+            beta = self.scheduler.beta_history[-1]
             self.beta.fill_(beta)
             t0 = time.perf_counter()
-            means = self.train_epoch().cpu().tolist()
+            epoch_means = self.train_epoch()
             self.train_seconds += time.perf_counter() - t0
-            if not all(np.isfinite(means)):
-                raise TrainingError(self._nan_message())
-            metrics: dict[str, float] = {"epoch": float(self.epoch), "beta": beta}
-            metrics.update({f"epoch/{k}": v for k, v in zip(STEP_SCALARS, means, strict=False)})
-            metrics.update(per_dim_metrics("epoch/kl_per_dim", means[len(STEP_SCALARS):]))
-            if self.epoch % self.config.train.eval_every_n_epochs == 0 or self.epoch == epochs:
-                metrics.update(self._evaluate())
-            self.history.append(metrics)
-            self._log(metrics)
-            self._checkpoint(metrics)
-        return self.summary("finished", time.perf_counter() - started)
+            self.wall_seconds = time.perf_counter() - started
+            if epoch_means is None:
+                self.save_checkpoint(best=False)
+                raise Interrupted(self.stop.signum or 2)
+            self._finish_epoch(epoch_means.cpu().tolist(), beta)
+            self.wall_seconds = time.perf_counter() - started
+            if self.stop.requested and self.epoch < epochs:
+                raise Interrupted(self.stop.signum or 2)
+        return self.summary("finished")
 
-    def _checkpoint(self, metrics: Mapping[str, float]) -> None:
-        directory = self.run_dir / "checkpoints"
+    def _finish_epoch(self, means: list[float], beta: float) -> None:
+        if not all(map(math.isfinite, means)) or not self._parameters_finite():
+            raise TrainingError(self._nonfinite_message())
+        metrics: dict[str, float] = {"epoch": float(self.epoch), "beta": beta}
+        metrics.update({f"epoch/{k}": v for k, v in zip(STEP_SCALARS, means, strict=False)})
+        metrics.update(per_dim_metrics("epoch/kl_per_dim", means[len(STEP_SCALARS):]))
+        if self.skipped_steps:
+            metrics["skipped_steps"] = float(self.skipped_steps)
+        epochs = self.config.train.epochs
+        if self.epoch % self.config.train.eval_every_n_epochs == 0 or self.epoch == epochs:
+            metrics.update(self._evaluate())
+        self.history.append(metrics)
+        self._log(metrics)
         score = metrics.get("heldout/nonblack_acc")
-        if score is not None and score > self.best_metric:
+        improved = score is not None and score > self.best_metric
+        if improved:
             self.best_metric, self.best_epoch = score, self.epoch
-            save_checkpoint(self.state_dict(), directory / "best.pt")
-        save_checkpoint(self.state_dict(), directory / "last.pt")
+        self.save_checkpoint(best=improved)
+
+    def _parameters_finite(self) -> bool:
+        flags = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
+        return bool(flags.all())
+
+    # -- state -------------------------------------------------------------------------------
+    def save_checkpoint(self, best: bool) -> None:
+        state = self.state_dict()
+        if best:
+            save_checkpoint(state, self.run_dir / BEST_CHECKPOINT)
+        save_checkpoint(state, self.run_dir / LAST_CHECKPOINT)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -225,32 +297,57 @@ class Trainer:
             "step": self.step,
             "scheduler": self.scheduler.state_dict(),
             "best": {"metric": self.best_metric, "epoch": self.best_epoch},
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "generator": self.generator.get_state(),
-                "python": list(random.getstate()[1]),
-                "numpy": np.random.get_state()[1].tolist(),
-            },
+            "rng": rng_state(self.generator),
+            "epoch_in_progress": None if self.order is None else {
+                "order": self.order, "batch_index": self.batch_index,
+                "totals": self.totals, "steps_in_totals": self.steps_in_totals},
+            "history": self.history,
+            "counters": {"train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds,
+                         "grids_seen": self.grids_seen, "skipped_steps": self.skipped_steps},
             "config": self.config.to_dict(),
         }
 
-    def summary(self, status: str, wall_seconds: float) -> dict[str, Any]:
+    def load_state_dict(self, state: dict[str, Any], source: Path) -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise VaeframeError(f"{source}: does not fit this run's model or optimizer "
+                                f"(was [model] changed?): {str(exc).splitlines()[0]}") from None
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.best_metric = float(state["best"]["metric"])
+        self.best_epoch = int(state["best"]["epoch"])
+        self.history = [dict(row) for row in state["history"]]
+        counters = state["counters"]
+        self.train_seconds = float(counters["train_seconds"])
+        self.wall_seconds = float(counters["wall_seconds"])
+        self.grids_seen = int(counters["grids_seen"])
+        self.skipped_steps = int(counters["skipped_steps"])
+        progress = state["epoch_in_progress"]
+        if progress is not None:
+            self.order = progress["order"].to(self.device)
+            self.batch_index = int(progress["batch_index"])
+            self.totals = progress["totals"].to(self.device)
+            self.steps_in_totals = int(progress["steps_in_totals"])
+        restore_rng_state(state["rng"], self.generator)
+
+    def summary(self, status: str) -> dict[str, Any]:
         last = self.history[-1] if self.history else {}
         evaluated = [h for h in self.history if "heldout/nonblack_acc" in h]
         last_eval = evaluated[-1] if evaluated else {}
-        kl = [last[key] for key in sorted(
-            (k for k in last if k.startswith("epoch/kl_per_dim/dim_")),
-            key=lambda k: int(k.rsplit("_", 1)[1]))]
+        kl = [last[f"epoch/kl_per_dim/dim_{i}"] for i in range(self.model.latent_dim)
+              if f"epoch/kl_per_dim/dim_{i}" in last]
         return {
             "name": self.config.run.name,
             "status": status,
             "run_dir": str(self.run_dir),
             "device": str(self.device),
-            "epochs_completed": self.epoch,
+            "epochs_completed": self.epoch - (self.order is not None),
             "epochs": self.config.train.epochs,
             "steps": self.step,
-            "wall_time_s": round(wall_seconds, 3),
+            "skipped_steps": self.skipped_steps,
+            "wall_time_s": round(self.wall_seconds, 3),
             "train_grids_per_s": round(self.grids_seen / max(self.train_seconds, 1e-9), 1),
             "dataset": {"name": self.config.data.name, "description": self.data_description,
                         "train_grids": int(self.train_grids.shape[0]),
@@ -269,46 +366,52 @@ class Trainer:
                 "kl_per_dim_max": max(kl) if kl else None,
                 "kl_per_dim_mean": sum(kl) / len(kl) if kl else None,
             },
-            "best": {"epoch": self.best_epoch, "heldout_nonblack_acc": self.best_metric
-                     if self.best_epoch else None},
+            "best": {"epoch": self.best_epoch,
+                     "heldout_nonblack_acc": self.best_metric if self.best_epoch else None},
             "beta_history": self.scheduler.beta_history,
         }
 
 
-def per_dim_metrics(prefix: str, values: list[float]) -> dict[str, float]:
-    """``prefix/dim_i`` for every value, plus ``prefix/min``, ``/max`` and ``/mean``."""
-    metrics = {f"{prefix}/dim_{i}": v for i, v in enumerate(values)}
-    if values:
-        metrics[f"{prefix}/min"] = min(values)
-        metrics[f"{prefix}/max"] = max(values)
-        metrics[f"{prefix}/mean"] = sum(values) / len(values)
-    return metrics
+def run(config: RunConfig, resume_dir: Path | None = None) -> dict[str, Any]:
+    """Train ``config`` into a new run directory, or continue the run in ``resume_dir``.
 
-
-def run(config: RunConfig) -> dict[str, Any]:
-    """Train ``config`` into a new run directory; returns the summary written there."""
-    run_dir = create_run_dir(config.run.output_dir, config.run.name)
+    Returns the summary written to ``summary.json``; its ``status`` is ``finished``,
+    ``interrupted`` (with ``signal``) or ``failed``.
+    """
+    checkpoint = None
+    if resume_dir is None:
+        run_dir = create_run_dir(config.run.output_dir, config.run.name)
+    else:
+        run_dir = resume_dir
+        checkpoint = load_checkpoint(run_dir / LAST_CHECKPOINT)
     resolved = config.to_dict()
-    (run_dir / "config.toml").write_text(tomli_w.dumps(resolved), encoding="utf-8")
+    (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved), encoding="utf-8")
     loggers: list[Logger] = [c.params for c in config.loggers]
-    for logger in loggers:
-        logger.open(RunInfo(name=config.run.name, run_dir=run_dir, config=resolved))
-    status, summary = "failed", None
-    trainer: Trainer | None = None
-    started = time.perf_counter()
-    try:
-        trainer = Trainer(config, run_dir, loggers)
-        summary = trainer.fit()
-        status = "finished"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        if summary is None:
-            summary = (trainer.summary(status, time.perf_counter() - started) if trainer
-                       else {"name": config.run.name, "status": status, "run_dir": str(run_dir)})
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
-                                              encoding="utf-8")
-        for logger in loggers:
-            logger.close(summary, status)
+    status, summary, trainer = "failed", None, None
+    with StopRequest() as stop:
+        try:
+            trainer = Trainer(config, run_dir, loggers, stop)
+            if checkpoint is not None:
+                trainer.load_state_dict(checkpoint, run_dir / LAST_CHECKPOINT)
+            info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
+                           resumed=checkpoint is not None,
+                           resume_step=trainer.step if checkpoint is not None else 0)
+            for logger in loggers:
+                logger.open(info)
+            summary = trainer.fit()
+            status = "finished"
+        except Interrupted as exc:
+            status = "interrupted"
+            summary = {**trainer.summary(status), "signal": exc.signum} if trainer else None
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            if summary is None:
+                summary = (trainer.summary(status) if trainer else
+                           {"name": config.run.name, "status": status, "run_dir": str(run_dir)})
+            (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n",
+                                                encoding="utf-8")
+            for logger in loggers:
+                logger.close(summary, status)
     return summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -55,7 +56,7 @@ class BetaScheduler:
             raise PluginError(
                 f"schedule {type(self.schedule).__name__} (from {type(self.schedule).__module__}) "
                 f"raised at epoch {epoch}: {type(exc).__name__}: {exc}") from exc
-        if beta != beta or beta < 0:
+        if not math.isfinite(beta) or beta < 0:
             raise PluginError(f"schedule {type(self.schedule).__name__} returned β={beta} at "
                               f"epoch {epoch}; β must be a finite number >= 0")
         self.current_epoch = epoch

@@ -39,7 +39,8 @@ class ConsoleLogger(Logger):
         )
 
         self._console = Console(stderr=True)
-        self._console.print(f"[bold]vaeframe[/] run [cyan]{run.name}[/] → {run.run_dir}")
+        action = f"resuming at step {run.resume_step}" if run.resumed else "run"
+        self._console.print(f"[bold]vaeframe[/] {action} [cyan]{run.name}[/] → {run.run_dir}")
         if self.progress:
             self._bar = Progress(
                 TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
@@ -105,7 +106,19 @@ class JsonlLogger(Logger):
     _handle: IO[str] | None = attrs.field(init=False, default=None)
 
     def open(self, run: RunInfo) -> None:
-        self._handle = Path(run.run_dir, self.filename).open("a", encoding="utf-8")  # noqa: SIM115
+        path = Path(run.run_dir, self.filename)
+        if run.resumed and path.exists():
+            self._keep_rows_up_to(path, run.resume_step)
+        self._handle = path.open("a", encoding="utf-8")
+
+    @staticmethod
+    def _keep_rows_up_to(path: Path, step: int) -> None:
+        """Drop rows logged after the checkpoint a resumed run continues from."""
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+                if line.strip() and json.loads(line)["step"] <= step]
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text("".join(kept), encoding="utf-8")
+        temporary.replace(path)
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         assert self._handle is not None, "log() before open()"
