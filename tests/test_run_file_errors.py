@@ -43,6 +43,7 @@ def assert_clear_error(result, *fragments: str) -> None:
         ("max_beta = 0.5", "max_beta = -1", ["schedule.max_beta", "must be >= 0.0"]),
         ('device = "cpu"', 'device = "gpu"', ["train.device", "'cuda:N'"]),
         ("channels = [8, 16, 16]", 'channels = [8, "x", 16]', ["model.channels[1]", "integer"]),
+        ("channels = [8, 16, 16]", 'channels = "8"', ["model.channels", "expected an array"]),
     ],
 )
 def test_bad_value(tmp_path: Path, old: str, new: str, fragments: list[str]) -> None:
