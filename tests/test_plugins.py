@@ -62,6 +62,14 @@ def test_listing_does_not_import_torch() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_listing_does_not_import_wandb() -> None:
+    code = ("import sys; from vaeframe.cli import main; main(['list-plugins', '--json']); "
+            "assert 'wandb' not in sys.modules, 'wandb was imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=cli_env())
+    assert result.returncode == 0, result.stderr
+
+
 def test_listing_is_fast() -> None:
     best = min(_timed(["list-plugins"]) for _ in range(3))
     assert best < 2.0, f"list-plugins took {best:.2f} s"  # the benchmark tracks the 0.5 s goal

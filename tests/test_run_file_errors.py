@@ -63,6 +63,7 @@ def assert_clear_error(result, *fragments: str) -> None:
         ('name = "jsonl"', 'name = "jsonl"\nfilename = 3', ["loggers[1].filename", "string"]),
         ('[[loggers]]\nname = "jsonl"', "[[loggers]]\nfilename = 'x.jsonl'",
          ["loggers[1].name", "missing required key", "console, jsonl"]),
+        ("channels = [8, 16, 16]", 'channels = "8"', ["model.channels", "expected an array"]),
     ],
 )
 def test_bad_value(tmp_path: Path, old: str, new: str, fragments: list[str]) -> None:

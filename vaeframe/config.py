@@ -6,12 +6,14 @@ Every error names the file, the key path (``schedule.max_beta``) and what would 
 from __future__ import annotations
 
 import sys
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from vaeframe.errors import ConfigError, PluginError
@@ -124,12 +126,25 @@ def _strict(expected: tuple[type, ...], label: str, cast: type) -> Any:
     return structure
 
 
+def _strict_list(list_type: Any, conv: cattrs.Converter) -> Any:
+    """cattrs would split a string into a list of characters: accept only arrays."""
+    items = list_structure_factory(list_type, conv)
+
+    def structure(value: Any, type_: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"expected an array, got {_describe(value)}")
+        return items(value, type_)
+
+    return structure
+
+
 def make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(int, _strict((int,), "an integer", int))
     conv.register_structure_hook(float, _strict((int, float), "a number", float))
     conv.register_structure_hook(str, _strict((str,), "a string", str))
     conv.register_structure_hook(bool, _strict((bool,), "true or false", bool))
+    conv.register_structure_hook_factory(lambda t: typing.get_origin(t) is list, _strict_list)
     return conv
 
 

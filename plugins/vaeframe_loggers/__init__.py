@@ -1,4 +1,4 @@
-"""Built-in loggers: a rich console progress display and a metrics.jsonl writer."""
+"""Built-in loggers: a rich console progress display, a metrics.jsonl writer and W&B."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import IO, Any
 import attrs
 
 from vaeframe import Logger, RunInfo, hookimpl
+from vaeframe_loggers.wandb_logger import WandbLogger
 
 
 def _percent(value: float | None) -> str:
@@ -135,3 +136,4 @@ class JsonlLogger(Logger):
 def register_loggers(register):
     register("console", ConsoleLogger)
     register("jsonl", JsonlLogger)
+    register("wandb", WandbLogger)
