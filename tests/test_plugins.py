@@ -176,3 +176,11 @@ def test_autoload_can_be_disabled(plugin_dir: Path) -> None:
                    VAEFRAME_DISABLE_PLUGIN_AUTOLOAD="1")
     assert names(data, "schedules") == {"half"}
     assert data["datasets"] == [] and data["problems"] == []
+
+
+def test_dash_p_before_the_command_is_kept(plugin_dir: Path) -> None:
+    result = vaeframe("-p", "local_schedule", "list-plugins", "--json", "-p", "clashing_plugin",
+                      PYTHONPATH=str(plugin_dir))
+    data = json.loads(result.stdout)
+    assert "half" in names(data, "schedules")  # from the -p before the command
+    assert any("clashing_plugin" in p for p in data["problems"])  # and the one after it
