@@ -83,7 +83,8 @@ class Trainer:
         self.model = ConvBetaVAE(m.latent_dim, tuple(m.channels)).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr,
                                           weight_decay=config.train.weight_decay)
-        self.scheduler = BetaScheduler(config.schedule.params, config.train.epochs)
+        self.scheduler = BetaScheduler(config.schedule.params, config.train.epochs,
+                                       config.schedule.describe())
         self.regularizer = config.kl.params
         self.beta = torch.zeros((), device=self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(config.run.seed)
@@ -155,11 +156,13 @@ class Trainer:
         metrics["epoch"] = float(self.epoch)
         return metrics
 
-    def _nan_message(self) -> str:
+    def _checkpoint_note(self) -> str:
         last = self.run_dir / "checkpoints" / "last.pt"
-        where = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint yet"
-        return (f"non-finite loss at step {self.step} (epoch {self.epoch}); stopped; {where}. "
-                "Lower train.lr or check the data.")
+        return f"the last good checkpoint is {last}" if last.exists() else "no checkpoint yet"
+
+    def _nan_message(self) -> str:
+        return (f"non-finite loss at step {self.step} (epoch {self.epoch}); stopped; "
+                f"{self._checkpoint_note()}. Lower train.lr or check the data.")
 
     def _log(self, metrics: Mapping[str, float]) -> None:
         for logger in self.loggers:
@@ -191,8 +194,12 @@ class Trainer:
         epochs = self.config.train.epochs
         started = time.perf_counter()
         while self.epoch < epochs:
+            try:
+                beta = self.scheduler.step(self.epoch + 1)
+            except PluginError as exc:
+                raise PluginError(f"{exc}; training stopped after epoch {self.epoch}; "
+                                  f"{self._checkpoint_note()}") from exc
             self.epoch += 1
-            beta = self.scheduler.step(self.epoch)
             self.beta.fill_(beta)
             t0 = time.perf_counter()
             means = self.train_epoch().cpu().tolist()
