@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, cli_env, vaeframe
+from conftest import CONFIGS, cli_env, only_run_dir, vaeframe
 
 BUILTIN_PACKAGE = "vaeframe"
 
@@ -126,15 +126,78 @@ def plugin_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def fake_distribution(site: Path, package: str, version: str, entry_point: str,
+                      module: str, source: str) -> None:
+    """Install a one-module distribution into ``site`` (put it on PYTHONPATH to use it)."""
+    dist = site / f"{package.replace('-', '_')}-{version}.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
+    (dist / "entry_points.txt").write_text(f"[vaeframe]\n{entry_point} = {module}\n")
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+
+
 @pytest.fixture
 def broken_site(tmp_path: Path) -> Path:
     """A fake installed distribution whose entry point fails to import."""
     site = tmp_path / "site"
-    dist = site / "broken_dist-2.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-dist\nVersion: 2.0\n")
-    (dist / "entry_points.txt").write_text("[vaeframe]\nbroken = broken_plugin\n")
-    (site / "broken_plugin.py").write_text("raise ImportError('needs a package not installed')\n")
+    fake_distribution(site, "broken-dist", "2.0", "broken", "broken_plugin",
+                      "raise ImportError('needs a package not installed')\n")
+    return site
+
+
+@pytest.fixture(scope="module")
+def faulty_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Installed distributions that fail each in its own way, beside the working built-ins."""
+    site = tmp_path_factory.mktemp("faulty") / "site"
+    fake_distribution(site, "importfail-dist", "1.1", "importfail", "importfail_plugin",
+                      "raise RuntimeError('cannot start')\n")
+    fake_distribution(site, "clash-dist", "1.2", "clash", "clash_plugin", """
+        import attrs
+        from vaeframe import hookimpl
+
+        @attrs.define
+        class Other:
+            '''Another cyclical.'''
+            def beta(self, epoch, num_epochs):
+                return 0.0
+
+        @hookimpl
+        def register_schedules(register):
+            register("cyclical", Other)
+    """)
+    fake_distribution(site, "typo-dist", "1.3", "typo", "typo_plugin", """
+        from vaeframe import hookimpl
+
+        @hookimpl
+        def register_kl_regulariser(register):
+            pass
+    """)
+    fake_distribution(site, "hookfail-dist", "1.4", "hookfail", "hookfail_plugin", """
+        from vaeframe import hookimpl
+
+        @hookimpl
+        def register_loggers(register):
+            raise KeyError('missing setting')
+    """)
+    fake_distribution(site, "fragile-dist", "1.5", "fragile", "fragile_plugin", """
+        import attrs
+        from vaeframe import hookimpl
+
+        @attrs.define
+        class Fragile:
+            '''β = 0.1 until epoch fail_at, where it raises.'''
+            fail_at: int = 2
+
+            def beta(self, epoch, num_epochs):
+                if epoch >= self.fail_at:
+                    raise ValueError(f'no β for epoch {epoch}')
+                return 0.1
+
+        @hookimpl
+        def register_schedules(register):
+            register("fragile", Fragile)
+    """)
     return site
 
 
@@ -184,3 +247,73 @@ def test_autoload_can_be_disabled(plugin_dir: Path) -> None:
                    VAEFRAME_DISABLE_PLUGIN_AUTOLOAD="1")
     assert names(data, "schedules") == {"half"}
     assert data["datasets"] == [] and data["problems"] == []
+
+
+def test_dash_p_before_the_command_is_kept(plugin_dir: Path) -> None:
+    result = vaeframe("-p", "local_schedule", "list-plugins", "--json", "-p", "clashing_plugin",
+                      PYTHONPATH=str(plugin_dir))
+    data = json.loads(result.stdout)
+    assert "half" in names(data, "schedules")  # from the -p before the command
+    assert any("clashing_plugin" in p for p in data["problems"])  # and the one after it
+
+
+def test_each_faulty_plugin_is_named_with_its_package_and_the_rest_load(
+        faulty_site: Path) -> None:
+    data = listing(PYTHONPATH=str(faulty_site))
+    assert {"linear_warmup", "fragile", "test_step"} <= names(data, "schedules")
+    assert {"console", "jsonl"} <= names(data, "loggers")
+    expected = {
+        "import": ["plugin 'importfail_plugin' (entry point 'importfail', "
+                   "package importfail-dist 1.1) failed: RuntimeError: cannot start"],
+        "clash": ["schedule 'cyclical' is registered twice",
+                  "plugin 'clash_plugin' (entry point 'clash', package clash-dist 1.2)",
+                  "plugin 'vaeframe_schedules' (entry point 'schedules', package vaeframe "],
+        "typo": ["plugin 'typo_plugin' (entry point 'typo', package typo-dist 1.3) failed: "
+                 "implements unknown hook 'register_kl_regulariser' "
+                 "(did you mean 'register_kl_regularizers'?)"],
+        "hook": ["plugin 'hookfail_plugin' (entry point 'hookfail', package hookfail-dist 1.4) "
+                 "failed: in register_loggers: KeyError: 'missing setting'"],
+    }
+    problems = data["problems"]
+    assert len(problems) == len(expected), problems
+    for key, parts in expected.items():
+        assert any(all(part in p for part in parts) for p in problems), (key, problems)
+
+    text = vaeframe("list-plugins", PYTHONPATH=str(faulty_site))
+    assert text.returncode == 0 and "Traceback" not in text.stderr
+    assert "[fragile-dist 1.5]" in text.stdout
+    problem_lines = text.stdout.split("problems:\n", 1)[1]
+    for package in ("importfail-dist 1.1", "clash-dist 1.2", "typo-dist 1.3",
+                    "hookfail-dist 1.4"):
+        assert package in problem_lines
+
+
+def test_run_naming_a_clashing_name_fails_naming_both_packages(faulty_site: Path) -> None:
+    result = vaeframe("run", CONFIGS / "smoke.toml", "--beta-schedule", "cyclical",
+                      PYTHONPATH=str(faulty_site))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "schedule.name: schedule 'cyclical' is registered twice" in result.stderr
+    assert "clash-dist 1.2" in result.stderr and "package vaeframe " in result.stderr
+
+
+def test_schedule_raising_mid_run_names_its_plugin_and_keeps_the_checkpoint(
+        faulty_site: Path, tmp_path: Path) -> None:
+    result = vaeframe("run", CONFIGS / "smoke.toml", "--beta-schedule", "fragile",
+                      "--set", "schedule.fail_at=3", "--set", f"run.output_dir={tmp_path}",
+                      PYTHONPATH=str(faulty_site))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    run_dir = only_run_dir(tmp_path)
+    last = run_dir / "checkpoints" / "last.pt"
+    assert ("error: schedule 'fragile' of plugin 'fragile_plugin' (entry point 'fragile', "
+            "package fragile-dist 1.5) raised at epoch 3: ValueError: no β for epoch 3; "
+            f"training stopped after epoch 2; the last good checkpoint is {last}"
+            ) in result.stderr
+
+    from vaeframe.checkpoint import load_checkpoint
+
+    state = load_checkpoint(last)
+    assert state["epoch"] == 2 and state["scheduler"]["beta_history"] == [0.1, 0.1]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["epochs_completed"] == 2
+    assert summary["beta_history"] == [0.1, 0.1]

@@ -14,17 +14,19 @@ from vaeframe.errors import VaeframeError
 from vaeframe.plugins import KINDS, Registry, get_registry, set_extra_modules
 
 
-def _plugin_options() -> argparse.ArgumentParser:
+def _plugin_options(dest: str) -> argparse.ArgumentParser:
+    # The command's -p gets its own dest: argparse would let the subcommand's default
+    # replace the list of modules given before the command (`vaeframe -p mod run ...`).
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("-p", dest="plugins", action="append", default=[], metavar="MODULE",
+    parent.add_argument("-p", dest=dest, action="append", default=[], metavar="MODULE",
                         help="load a plugin module without packaging it (repeatable)")
     return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _plugin_options()
+    common = _plugin_options("command_plugins")
     parser = argparse.ArgumentParser(
-        prog="vaeframe", parents=[common],
+        prog="vaeframe", parents=[_plugin_options("plugins")],
         description="Train β-VAEs on ARC-AGI grids with pluggable β schedules, KL "
                     "regularizers and loggers.")
     parser.add_argument("--version", action="version", version=f"vaeframe {__version__}")
@@ -138,7 +140,7 @@ def command_list_plugins(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    set_extra_modules(args.plugins)
+    set_extra_modules([*args.plugins, *args.command_plugins])
     try:
         if args.command == "run":
             return command_run(args)

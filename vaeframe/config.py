@@ -17,7 +17,7 @@ from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from vaeframe.errors import ConfigError, PluginError
-from vaeframe.plugins import Registry
+from vaeframe.plugins import KINDS, PluginSource, Registry
 from vaeframe.validators import ParameterError, at_least, greater_than, one_of
 
 if sys.version_info >= (3, 11):
@@ -69,11 +69,19 @@ class TrainSection:
 
 @attrs.define
 class ComponentConfig:
-    """A component named in the run file: its registry kind, name and built parameters."""
+    """A component named in the run file: its registry kind, name, built parameters and the
+    plugin that registered it."""
 
     kind: str
     name: str
     params: Any  # an instance of the component's attrs class
+    source: PluginSource | None = None
+
+    def describe(self) -> str:
+        """``schedule 'cyclical' of plugin '...' (entry point '...', package ...)``, for errors."""
+        label = KINDS[self.kind][1]
+        origin = f" of {self.source.describe()}" if self.source else ""
+        return f"{label} '{self.name}'{origin}"
 
 
 @attrs.define
@@ -218,7 +226,8 @@ def _build_component(table: Any, section: str, kind: str, registry: Registry, so
         if dropped and notes is not None:
             notes.append(f"{section} switched to '{name}', which does not take "
                          f"{', '.join(dropped)}: dropped")
-    return ComponentConfig(kind, name, _structure(params, component.cls, source, section))
+    return ComponentConfig(kind, name, _structure(params, component.cls, source, section),
+                           component.source)
 
 
 def parse_toml(path: Path) -> dict[str, Any]:

@@ -102,7 +102,8 @@ class Trainer:
         self.model = ConvBetaVAE(m.latent_dim, tuple(m.channels)).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr,
                                           weight_decay=config.train.weight_decay)
-        self.scheduler = BetaScheduler(config.schedule.params, config.train.epochs)
+        self.scheduler = BetaScheduler(config.schedule.params, config.train.epochs,
+                                       config.schedule.describe())
         self.regularizer = config.kl.params
         self.beta = torch.zeros((), device=self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(config.run.seed)
@@ -200,14 +201,17 @@ class Trainer:
         metrics["epoch"] = float(self.epoch)
         return metrics
 
-    def _nonfinite_message(self) -> str:
+    def _checkpoint_note(self) -> str:
         last = self.run_dir / LAST_CHECKPOINT
-        where = (f"the last good checkpoint is {last} (epoch {self._checkpoint_epoch()})"
-                 if last.exists() else "there is no checkpoint yet")
+        if not last.exists():
+            return "there is no checkpoint yet"
+        return f"the last good checkpoint is {last} (epoch {self._checkpoint_epoch()})"
+
+    def _nonfinite_message(self) -> str:
         return (f"non-finite loss detected at step {self.step} (epoch {self.epoch}; checked at "
                 "logging steps and epoch ends); training stopped and no checkpoint was "
-                f"overwritten; {where}. Lower train.lr, or set train.on_nonfinite = \"skip\" "
-                "to skip such steps")
+                f"overwritten; {self._checkpoint_note()}. Lower train.lr, or set "
+                "train.on_nonfinite = \"skip\" to skip such steps")
 
     def _checkpoint_epoch(self) -> int | str:
         try:
@@ -242,8 +246,12 @@ class Trainer:
         started = time.perf_counter() - self.wall_seconds
         while self.order is not None or self.epoch < epochs:
             if self.order is None:
+                try:
+                    self.scheduler.step(self.epoch + 1)
+                except PluginError as exc:
+                    raise PluginError(f"{exc}; training stopped after epoch {self.epoch}; "
+                                      f"{self._checkpoint_note()}") from exc
                 self.epoch += 1
-                self.scheduler.step(self.epoch)
             beta = self.scheduler.beta_history[-1]
             self.beta.fill_(beta)
             t0 = time.perf_counter()

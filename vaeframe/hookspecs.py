@@ -48,8 +48,8 @@ def register_loggers(register: Register) -> None:
     """Register metric loggers (``[[loggers]]`` in a run file).
 
     A logger class subclasses :class:`vaeframe.Logger` and overrides what it needs:
-    ``open(run)``, ``epoch_started(epoch, num_steps)``, ``log(metrics, step)`` and
-    ``close(summary, status)``. Metrics arrive as plain Python floats.
+    ``open(run)``, ``epoch_started(epoch, num_epochs, num_steps)``, ``log(metrics, step)``
+    and ``close(summary, status)``. Metrics arrive as plain Python floats.
     """
 
 

@@ -38,27 +38,31 @@ def get_beta_schedule(epoch: int, schedule_type: str = "linear_warmup",
 class BetaScheduler:
     """Steps a schedule once per epoch and keeps the history of β values."""
 
-    def __init__(self, schedule: Any, num_epochs: int) -> None:
+    def __init__(self, schedule: Any, num_epochs: int, origin: str | None = None) -> None:
+        """``origin`` names the schedule and its plugin in error messages."""
         self.schedule = schedule
         self.num_epochs = num_epochs
+        self.origin = origin or (f"schedule {type(schedule).__name__} "
+                                 f"(from {type(schedule).__module__})")
         self.current_epoch = 0
         self.beta_history: list[float] = []
 
     @classmethod
     def from_name(cls, schedule_type: str, num_epochs: int, **params: Any) -> BetaScheduler:
-        return cls(make_schedule(schedule_type, **params), num_epochs)
+        source = get_registry().get("schedules", schedule_type).source
+        return cls(make_schedule(schedule_type, **params), num_epochs,
+                   f"schedule '{schedule_type}' of {source.describe()}")
 
     def step(self, epoch: int) -> float:
         """β for ``epoch`` (1-indexed); appended to :attr:`beta_history`."""
         try:
             beta = float(self.schedule.beta(epoch, self.num_epochs))
         except Exception as exc:
-            raise PluginError(
-                f"schedule {type(self.schedule).__name__} (from {type(self.schedule).__module__}) "
-                f"raised at epoch {epoch}: {type(exc).__name__}: {exc}") from exc
+            raise PluginError(f"{self.origin} raised at epoch {epoch}: "
+                              f"{type(exc).__name__}: {exc}") from exc
         if not math.isfinite(beta) or beta < 0:
-            raise PluginError(f"schedule {type(self.schedule).__name__} returned β={beta} at "
-                              f"epoch {epoch}; β must be a finite number >= 0")
+            raise PluginError(f"{self.origin} returned β={beta} at epoch {epoch}; "
+                              "β must be a finite number >= 0")
         self.current_epoch = epoch
         self.beta_history.append(beta)
         return beta

@@ -1,0 +1,1 @@
+"""Extra β schedules for vaeframe; each module is a plugin with its own entry point."""
