@@ -139,3 +139,34 @@ def test_nonfinite_steps_can_be_skipped(tmp_path: Path, smoke_args) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads((only_run_dir(tmp_path / "runs") / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["skipped_steps"] == 3
+
+
+def test_regularizer_failure_names_the_plugin(tmp_path: Path, smoke_args) -> None:
+    result = vaeframe(*smoke_args, "-p", "vaeframe_test_helpers",
+                      "--set", 'kl={name="explode", after=4}', PYTHONPATH=str(HELPERS))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert ("KL regularizer 'explode' of plugin 'vaeframe_test_helpers' (loaded with -p, "
+            "package not packaged) failed in kl_loss(): RuntimeError: regularizer exploded"
+            ) in result.stderr
+    run_dir = only_run_dir(tmp_path / "runs")
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "failed"
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["epoch"] == 1
+
+
+@pytest.mark.parametrize("method", ["log", "close"])
+def test_logger_failure_names_the_plugin_and_other_loggers_still_close(
+        tmp_path: Path, smoke_args, method: str) -> None:
+    result = vaeframe(*smoke_args, "-p", "vaeframe_test_helpers", "--set",
+                      f'loggers=[{{name="flaky", fail_in="{method}"}}, {{name="jsonl"}}]',
+                      PYTHONPATH=str(HELPERS))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "logger 'flaky' of plugin 'vaeframe_test_helpers'" in result.stderr
+    assert f"failed in {method}(): OSError" in result.stderr
+    run_dir = only_run_dir(tmp_path / "runs")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    if method == "close":  # training itself finished and every row was written
+        assert summary["status"] == "finished"
+        assert [r["epoch"] for r in rows if "epoch/loss" in r] == [1, 2, 3]
+    else:
+        assert summary["status"] == "failed"

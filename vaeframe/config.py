@@ -65,6 +65,8 @@ class TrainSection:
     eval_every_n_epochs: int = attrs.field(default=1, validator=at_least(1))
     eval_batch_size: int = attrs.field(default=1024, validator=at_least(1))
     on_nonfinite: str = attrs.field(default="stop", validator=one_of("stop", "skip"))
+    compile: str = attrs.field(default="off", validator=one_of("off", "graph", "inductor"))
+    precision: str = attrs.field(default="fp32", validator=one_of("fp32", "bf16"))
 
 
 @attrs.define

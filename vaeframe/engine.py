@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import Any
 import tomli_w
 import torch
 
-from vaeframe.api import GridData, Logger, RunInfo
+from vaeframe.api import GridData, RunInfo
 from vaeframe.checkpoint import load_checkpoint, save_checkpoint
-from vaeframe.config import RunConfig
+from vaeframe.config import ComponentConfig, RunConfig
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
+from vaeframe.fastpath import check_fast_path, make_step_function
 from vaeframe.grids import pack_grids
 from vaeframe.interrupts import StopRequest
 from vaeframe.losses import focal_loss, kl_per_dim
@@ -70,6 +72,34 @@ def create_run_dir(output_dir: str, name: str) -> Path:
     raise VaeframeError(f"run.output_dir = {output_dir!r}: too many runs named {name!r}")
 
 
+def plugin_failure(component: ComponentConfig, method: str, exc: Exception) -> VaeframeError:
+    """An exception raised inside a plugin, as an error that names the plugin."""
+    if isinstance(exc, VaeframeError):
+        return exc
+    return PluginError(f"{component.describe()} failed in {method}(): "
+                       f"{type(exc).__name__}: {exc}")
+
+
+def call_plugin(component: ComponentConfig, method: str, *args: Any) -> Any:
+    """Call ``component.params.method(*args)``; a failure names the plugin."""
+    try:
+        return getattr(component.params, method)(*args)
+    except Exception as exc:
+        raise plugin_failure(component, method, exc) from exc
+
+
+def close_loggers(loggers: list[ComponentConfig], summary: Mapping[str, Any],
+                  status: str) -> list[str]:
+    """Close every logger, even when one fails; returns the failures' messages."""
+    failures = []
+    for logger in loggers:
+        try:
+            call_plugin(logger, "close", summary, status)
+        except VaeframeError as exc:
+            failures.append(str(exc))
+    return failures
+
+
 def per_dim_metrics(prefix: str, values: list[float]) -> dict[str, float]:
     """``prefix/dim_i`` for every value, plus ``prefix/min``, ``/max`` and ``/mean``."""
     metrics = {f"{prefix}/dim_{i}": v for i, v in enumerate(values)}
@@ -83,7 +113,7 @@ def per_dim_metrics(prefix: str, values: list[float]) -> dict[str, float]:
 class Trainer:
     """One training run of a :class:`RunConfig` into a run directory."""
 
-    def __init__(self, config: RunConfig, run_dir: Path, loggers: list[Logger],
+    def __init__(self, config: RunConfig, run_dir: Path, loggers: list[ComponentConfig],
                  stop: StopRequest | None = None) -> None:
         self.config = config
         self.run_dir = run_dir
@@ -100,8 +130,13 @@ class Trainer:
 
         m = config.model
         self.model = ConvBetaVAE(m.latent_dim, tuple(m.channels)).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr,
-                                          weight_decay=config.train.weight_decay)
+        t = config.train
+        check_fast_path(t.compile, t.precision, t.on_nonfinite, self.device)
+        self.bf16 = t.precision == "bf16"
+        cuda = self.device.type == "cuda"
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr,
+                                          weight_decay=t.weight_decay, fused=cuda or None,
+                                          capturable=t.compile == "graph")
         self.scheduler = BetaScheduler(config.schedule.params, config.train.epochs,
                                        config.schedule.describe())
         self.regularizer = config.kl.params
@@ -121,6 +156,7 @@ class Trainer:
         self.batch_index = 0
         self.totals = self._zero_totals()
         self.steps_in_totals = 0
+        self.step_function = make_step_function(self)
 
     def _zero_totals(self) -> torch.Tensor:
         return torch.zeros(len(STEP_SCALARS) + self.model.latent_dim, device=self.device)
@@ -140,26 +176,44 @@ class Trainer:
         return data
 
     # -- the step ----------------------------------------------------------------------------
+    def loss_and_stats(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The β-VAE loss of ``batch`` and, detached, loss, recon, KL used, KL raw, KL per dim."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits, mu, logvar = self.model(batch)
+        recon = focal_loss(logits.float(), batch, self.config.model.focal_gamma,
+                           self.config.model.recon_reduction)
+        kl = kl_per_dim(mu.float(), logvar.float())
+        try:
+            kl_used = self.regularizer.kl_loss(kl)
+        except Exception as exc:
+            raise plugin_failure(self.config.kl, "kl_loss", exc) from exc
+        loss = recon + self.beta * kl_used
+        scalars = torch.stack([loss, recon, kl_used, kl.sum(1).mean()]).detach()
+        return loss, torch.cat([scalars, kl.detach().mean(0)])
+
+    def optimise(self, batch: torch.Tensor) -> torch.Tensor:
+        """Loss, backward and optimizer step (gradients must be cleared); returns the stats."""
+        loss, stats = self.loss_and_stats(batch)
+        loss.backward()
+        self.optimizer.step()
+        return stats
+
     def train_step(self, batch: torch.Tensor) -> torch.Tensor | None:
-        """One optimisation step; returns loss, recon, KL used, KL raw and KL per dim on device.
+        """One eager optimisation step; returns the stats of :meth:`loss_and_stats`.
 
         With ``train.on_nonfinite = "skip"`` a step whose loss is not finite is skipped (this
         costs one host sync a step) and ``None`` is returned.
         """
-        logits, mu, logvar = self.model(batch)
-        recon = focal_loss(logits, batch, self.config.model.focal_gamma,
-                           self.config.model.recon_reduction)
-        kl = kl_per_dim(mu, logvar)
-        kl_used = self.regularizer.kl_loss(kl)
-        loss = recon + self.beta * kl_used
-        if self.config.train.on_nonfinite == "skip" and not torch.isfinite(loss):
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.config.train.on_nonfinite != "skip":
+            return self.optimise(batch)
+        loss, stats = self.loss_and_stats(batch)
+        if not torch.isfinite(loss):
             self.skipped_steps += 1
             return None
-        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        scalars = torch.stack([loss, recon, kl_used, kl.sum(1).mean()]).detach()
-        return torch.cat([scalars, kl.detach().mean(0)])
+        return stats
 
     def train_epoch(self) -> torch.Tensor | None:
         """Run the epoch in progress to its end; ``None`` if a stop was requested first."""
@@ -172,12 +226,12 @@ class Trainer:
             self.batch_index, self.steps_in_totals = 0, 0
             self.totals = self._zero_totals()
         for logger in self.loggers:
-            logger.epoch_started(self.epoch, self.config.train.epochs, num_steps)
+            call_plugin(logger, "epoch_started", self.epoch, self.config.train.epochs, num_steps)
         while self.batch_index < num_steps:
             if self.stop.requested:
                 return None
             start = self.batch_index * batch_size
-            stats = self.train_step(self.train_grids[self.order[start : start + batch_size]])
+            stats = self.step_function(self.train_grids[self.order[start : start + batch_size]])
             self.batch_index += 1
             self.step += 1
             if stats is None:
@@ -221,7 +275,7 @@ class Trainer:
 
     def _log(self, metrics: Mapping[str, float]) -> None:
         for logger in self.loggers:
-            logger.log(metrics, self.step)
+            call_plugin(logger, "log", metrics, self.step)
 
     def _evaluate(self) -> dict[str, float]:
         t, m = self.config.train, self.config.model
@@ -386,6 +440,8 @@ def run(config: RunConfig, resume_dir: Path | None = None) -> dict[str, Any]:
     Returns the summary written to ``summary.json``; its ``status`` is ``finished``,
     ``interrupted`` (with ``signal``) or ``failed``.
     """
+    t = config.train
+    check_fast_path(t.compile, t.precision, t.on_nonfinite, resolve_device(t.device))
     checkpoint = None
     if resume_dir is None:
         run_dir = create_run_dir(config.run.output_dir, config.run.name)
@@ -394,18 +450,19 @@ def run(config: RunConfig, resume_dir: Path | None = None) -> dict[str, Any]:
         checkpoint = load_checkpoint(run_dir / LAST_CHECKPOINT)
     resolved = config.to_dict()
     (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved), encoding="utf-8")
-    loggers: list[Logger] = [c.params for c in config.loggers]
+    opened: list[ComponentConfig] = []
     status, summary, trainer = "failed", None, None
     with StopRequest() as stop:
         try:
-            trainer = Trainer(config, run_dir, loggers, stop)
+            trainer = Trainer(config, run_dir, opened, stop)
             if checkpoint is not None:
                 trainer.load_state_dict(checkpoint, run_dir / LAST_CHECKPOINT)
             info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
                            resumed=checkpoint is not None,
                            resume_step=trainer.step if checkpoint is not None else 0)
-            for logger in loggers:
-                logger.open(info)
+            for logger in config.loggers:
+                call_plugin(logger, "open", info)
+                opened.append(logger)
             summary = trainer.fit()
             status = "finished"
         except Interrupted as exc:
@@ -420,6 +477,9 @@ def run(config: RunConfig, resume_dir: Path | None = None) -> dict[str, Any]:
                            {"name": config.run.name, "status": status, "run_dir": str(run_dir)})
             (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n",
                                                 encoding="utf-8")
-            for logger in loggers:
-                logger.close(summary, status)
+            close_failures = close_loggers(opened, summary, status)
+            for failure in close_failures:
+                print(f"warning: {failure}", file=sys.stderr)
+    if close_failures and status == "finished":
+        raise PluginError("training finished, but " + "; ".join(close_failures))
     return summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from vaeframe import at_least, hookimpl
+from vaeframe import Logger, at_least, hookimpl
 
 
 @attrs.define
@@ -23,3 +23,38 @@ class Poison:
 @hookimpl
 def register_kl_regularizers(register):
     register("poison", Poison)
+    register("explode", Explode)
+
+
+@attrs.define
+class Explode:
+    """Plain KL until call `after`, then raises: to test that plugin failures name the plugin."""
+
+    after: int = attrs.field(default=2, validator=at_least(0))
+    _calls: int = attrs.field(default=0, init=False)
+
+    def kl_loss(self, kl):
+        self._calls += 1
+        if self._calls > self.after:
+            raise RuntimeError("regularizer exploded")
+        return kl.sum(dim=1).mean()
+
+
+@attrs.define
+class Flaky(Logger):
+    """A logger that raises in the method named by `fail_in`."""
+
+    fail_in: str = "log"
+
+    def log(self, metrics, step):
+        if self.fail_in == "log":
+            raise OSError("disk full")
+
+    def close(self, summary, status):
+        if self.fail_in == "close":
+            raise OSError("cannot flush")
+
+
+@hookimpl
+def register_loggers(register):
+    register("flaky", Flaky)

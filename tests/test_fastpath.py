@@ -1,0 +1,58 @@
+"""The fast path's settings on a machine without CUDA, and the benchmark script's output.
+
+The CUDA graph itself is checked by benchmarks/gpu_check.sh on a GPU (results in
+benchmarks/RESULTS.md); CI has no GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import CONFIGS, ROOT, cli_env, vaeframe
+
+from vaeframe import VaeframeError
+from vaeframe.fastpath import check_fast_path
+
+
+@pytest.mark.parametrize(("setting", "message", "hint"), [
+    ('train.compile="graph"', "train.compile = 'graph' needs a CUDA device", 'compile = "off"'),
+    ('train.compile="inductor"', "train.compile = 'inductor' needs a CUDA", 'compile = "off"'),
+    ('train.precision="bf16"', "train.precision = 'bf16' needs a CUDA", 'precision = "fp32"'),
+])
+def test_fast_path_on_cpu_is_refused_before_anything_is_written(
+        tmp_path: Path, setting: str, message: str, hint: str) -> None:
+    result = vaeframe("run", CONFIGS / "smoke.toml", "--set", setting,
+                      "--set", f"run.output_dir={tmp_path / 'runs'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr and f"use {hint} there" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_compile_mode_lists_the_valid_ones() -> None:
+    result = vaeframe("run", CONFIGS / "smoke.toml", "--set", 'train.compile="max"')
+    assert result.returncode == 2
+    assert "train.compile: must be one of 'off', 'graph', 'inductor'" in result.stderr
+
+
+def test_graph_refuses_skipping_nonfinite_steps() -> None:
+    with pytest.raises(VaeframeError, match="on_nonfinite"):
+        check_fast_path("graph", "fp32", "skip", torch.device("cuda"))
+    check_fast_path("graph", "bf16", "stop", torch.device("cuda"))  # allowed
+
+
+def test_benchmark_prints_one_json_line_with_both_rates() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), str(CONFIGS / "smoke.toml"),
+         "--epochs", "2"], capture_output=True, text=True, env=cli_env(), timeout=300)
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    data = json.loads(line)
+    assert data["device"] == "cpu" and data["grids"] == 96 and data["batch_size"] == 32
+    assert data["engine_grids_per_s"] > 0 and data["plain_grids_per_s"] > 0
+    assert data["ratio"] == pytest.approx(data["engine_grids_per_s"] / data["plain_grids_per_s"],
+                                          rel=1e-2)

@@ -1,0 +1,130 @@
+"""The CUDA fast path: the whole training step captured in CUDA graphs, or torch.compile.
+
+``train.compile = "graph"`` captures forward, backward and the fused Adam step in one CUDA
+graph per batch shape (the full batch, and the last partial batch of an epoch if there is
+one), so an epoch replays a handful of graphs instead of launching thousands of kernels.
+``"inductor"`` compiles forward and loss with ``torch.compile(mode="reduce-overhead")``.
+Both need CUDA; the eager step is the reference they must match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import torch
+
+from vaeframe.errors import VaeframeError
+
+if TYPE_CHECKING:
+    from vaeframe.engine import Trainer
+
+StepFunction = Callable[[torch.Tensor], "torch.Tensor | None"]
+
+WARMUP_STEPS = 3
+
+
+def check_fast_path(compile_mode: str, precision: str, on_nonfinite: str,
+                    device: torch.device) -> None:
+    """Refuse fast-path settings that cannot work on ``device`` with a clear message."""
+    if device.type != "cuda":
+        if compile_mode != "off":
+            raise VaeframeError(f"train.compile = {compile_mode!r} needs a CUDA device (the run "
+                                f"is on {device.type}); use compile = \"off\" there")
+        if precision != "fp32":
+            raise VaeframeError(f"train.precision = {precision!r} needs a CUDA device (the run "
+                                f"is on {device.type}); use precision = \"fp32\" there")
+    if compile_mode == "graph" and on_nonfinite == "skip":
+        raise VaeframeError("train.on_nonfinite = \"skip\" reads the loss on the host every "
+                            "step, which a captured CUDA graph cannot do; use \"stop\" with "
+                            "compile = \"graph\"")
+
+
+def make_step_function(trainer: Trainer) -> StepFunction:
+    """The step the engine runs, as ``train.compile`` chooses."""
+    mode = trainer.config.train.compile
+    if mode == "graph":
+        return CapturedStep(trainer)
+    if mode == "inductor":
+        return CompiledStep(trainer)
+    return trainer.train_step
+
+
+class CapturedStep:
+    """Replays one CUDA graph per batch size; captures lazily, without changing the training.
+
+    Capture needs a few warm-up steps; the parameters, optimizer state and CUDA RNG are
+    restored after them, so the run follows the same trajectory as the eager step.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        size = batch.shape[0]
+        if size not in self.graphs:
+            self.graphs[size] = self._capture(batch)
+        graph, static_batch, static_stats = self.graphs[size]
+        static_batch.copy_(batch)
+        graph.replay()
+        return static_stats
+
+    def _capture(self, batch: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor,
+                                                     torch.Tensor]:
+        trainer = self.trainer
+        static_batch = batch.clone()
+        saved = _snapshot(trainer)
+        side = torch.cuda.Stream(device=batch.device)
+        side.wait_stream(torch.cuda.current_stream(batch.device))
+        with torch.cuda.stream(side):
+            for _ in range(WARMUP_STEPS):
+                trainer.optimizer.zero_grad(set_to_none=True)
+                trainer.optimise(static_batch)
+        torch.cuda.current_stream(batch.device).wait_stream(side)
+        _restore(trainer, saved)
+        graph = torch.cuda.CUDAGraph()
+        trainer.optimizer.zero_grad(set_to_none=True)
+        with torch.cuda.graph(graph):
+            static_stats = trainer.optimise(static_batch)
+        return graph, static_batch, static_stats
+
+
+class CompiledStep:
+    """Forward and loss through ``torch.compile(mode="reduce-overhead")``; fused Adam step."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.loss_and_stats = torch.compile(trainer.loss_and_stats, mode="reduce-overhead",
+                                            dynamic=False)
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        torch.compiler.cudagraph_mark_step_begin()
+        loss, stats = self.loss_and_stats(batch)
+        self.trainer.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.trainer.optimizer.step()
+        return stats.clone()
+
+
+def _snapshot(trainer: Trainer) -> dict[str, object]:
+    return {
+        "params": [p.detach().clone() for p in trainer.model.parameters()],
+        "optimizer": {id(p): {k: v.clone() for k, v in state.items()
+                              if isinstance(v, torch.Tensor)}
+                      for p, state in trainer.optimizer.state.items()},
+        "rng": torch.cuda.get_rng_state(trainer.device),
+    }
+
+
+@torch.no_grad()
+def _restore(trainer: Trainer, saved: dict[str, object]) -> None:
+    for param, value in zip(trainer.model.parameters(), saved["params"], strict=True):
+        param.copy_(value)
+    previous = saved["optimizer"]
+    for param, state in trainer.optimizer.state.items():
+        before = previous.get(id(param), {})
+        for key, tensor in state.items():
+            if isinstance(tensor, torch.Tensor):
+                tensor.copy_(before[key]) if key in before else tensor.zero_()
+    torch.cuda.set_rng_state(saved["rng"], trainer.device)
