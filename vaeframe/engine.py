@@ -12,10 +12,13 @@ from typing import Any
 
 import tomli_w
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
+from vaeframe import distributed
 from vaeframe.api import GridData, RunInfo
 from vaeframe.checkpoint import load_checkpoint, save_checkpoint
 from vaeframe.config import ComponentConfig, RunConfig
+from vaeframe.distributed import World, world_from_environment
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
 from vaeframe.fastpath import check_fast_path, make_step_function
 from vaeframe.grids import pack_grids
@@ -114,13 +117,15 @@ class Trainer:
     """One training run of a :class:`RunConfig` into a run directory."""
 
     def __init__(self, config: RunConfig, run_dir: Path, loggers: list[ComponentConfig],
-                 stop: StopRequest | None = None) -> None:
+                 stop: StopRequest | None = None, world: World | None = None) -> None:
         self.config = config
         self.run_dir = run_dir
         self.loggers = loggers
         self.stop = stop or StopRequest()
-        self.device = resolve_device(config.train.device)
-        seed_everything(config.run.seed)
+        self.world = world or World()
+        self.device = distributed.start(self.world, resolve_device(config.train.device))
+        # sampling noise differs between ranks; the order of grids (self.generator) does not
+        seed_everything(config.run.seed + self.world.rank)
 
         data = self._load_data()
         source = f"dataset {config.data.name!r}"
@@ -132,6 +137,12 @@ class Trainer:
         self.model = ConvBetaVAE(m.latent_dim, tuple(m.channels)).to(self.device)
         t = config.train
         check_fast_path(t.compile, t.precision, t.on_nonfinite, self.device)
+        distributed.check_parallel_settings(self.world, t.compile, t.on_nonfinite)
+        self.network: torch.nn.Module = self.model
+        if self.world.parallel:  # DDP broadcasts rank 0's initial weights to every rank
+            self.network = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.loss_weight = 1.0  # this rank's share of the global batch, times the world size
         self.bf16 = t.precision == "bf16"
         cuda = self.device.type == "cuda"
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr,
@@ -156,6 +167,8 @@ class Trainer:
         self.batch_index = 0
         self.totals = self._zero_totals()
         self.steps_in_totals = 0
+        self.agreed_stop = False
+        self.ranks_agree: bool | None = None
         self.step_function = make_step_function(self)
 
     def _zero_totals(self) -> torch.Tensor:
@@ -179,7 +192,7 @@ class Trainer:
     def loss_and_stats(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The β-VAE loss of ``batch`` and, detached, loss, recon, KL used, KL raw, KL per dim."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits, mu, logvar = self.model(batch)
+            logits, mu, logvar = self.network(batch)
         recon = focal_loss(logits.float(), batch, self.config.model.focal_gamma,
                            self.config.model.recon_reduction)
         kl = kl_per_dim(mu.float(), logvar.float())
@@ -194,7 +207,7 @@ class Trainer:
     def optimise(self, batch: torch.Tensor) -> torch.Tensor:
         """Loss, backward and optimizer step (gradients must be cleared); returns the stats."""
         loss, stats = self.loss_and_stats(batch)
-        loss.backward()
+        (loss * self.loss_weight if self.world.parallel else loss).backward()
         self.optimizer.step()
         return stats
 
@@ -228,21 +241,36 @@ class Trainer:
         for logger in self.loggers:
             call_plugin(logger, "epoch_started", self.epoch, self.config.train.epochs, num_steps)
         while self.batch_index < num_steps:
-            if self.stop.requested:
+            if self.agreed_stop or (self.stop.requested and not self.world.parallel):
                 return None
             start = self.batch_index * batch_size
-            stats = self.step_function(self.train_grids[self.order[start : start + batch_size]])
+            indices, self.loss_weight = self.world.shard(self.order[start : start + batch_size])
+            stats = self.step_function(self.train_grids[indices])
             self.batch_index += 1
             self.step += 1
             if stats is None:
                 continue
+            if self.world.parallel:  # weighted so that the sum over ranks is the global mean
+                stats = stats * (self.loss_weight / self.world.size)
             self.totals += stats
             self.steps_in_totals += 1
             if self.step % log_every == 0:
-                self._log(self._step_metrics(stats.cpu()))
+                reduced = self._reduce_with_stop_flag(stats)
+                self._log(self._step_metrics(reduced.cpu()))
         self.order = None
         self.grids_seen += n
-        return self.totals / max(self.steps_in_totals, 1)
+        return self._reduce_with_stop_flag(self.totals) / max(self.steps_in_totals, 1)
+
+    def _reduce_with_stop_flag(self, stats: torch.Tensor) -> torch.Tensor:
+        """Under torchrun: sum ``stats`` over ranks and agree on a stop request, in one
+        all-reduce (only at logging steps and epoch ends)."""
+        if not self.world.parallel:
+            self.agreed_stop = self.stop.requested
+            return stats
+        flag = torch.tensor([float(self.stop.requested)], device=stats.device)
+        reduced = self.world.sum(torch.cat([stats.detach(), flag]))
+        self.agreed_stop = bool(reduced[-1] > 0)
+        return reduced[:-1]
 
     # -- metrics -----------------------------------------------------------------------------
     def _step_metrics(self, stats: torch.Tensor) -> dict[str, float]:
@@ -279,10 +307,11 @@ class Trainer:
 
     def _evaluate(self) -> dict[str, float]:
         t, m = self.config.train, self.config.model
-        train = evaluate(self.model, self.train_grids, t.eval_batch_size, m.focal_gamma,
-                         m.recon_reduction)
-        heldout = evaluate(self.model, self.heldout_grids, t.eval_batch_size, m.focal_gamma,
-                           m.recon_reduction)
+        rank, size = self.world.rank, self.world.size  # each rank evaluates its share
+        train = evaluate(self.model, self.train_grids[rank::size], t.eval_batch_size,
+                         m.focal_gamma, m.recon_reduction, self.world.sum)
+        heldout = evaluate(self.model, self.heldout_grids[rank::size], t.eval_batch_size,
+                           m.focal_gamma, m.recon_reduction, self.world.sum)
         flat = torch.cat([
             torch.stack([train["nonblack_acc"].float(), heldout["nonblack_acc"].float(),
                          train["active_units"].float(), heldout["recon_loss"]]),
@@ -317,8 +346,11 @@ class Trainer:
                 raise Interrupted(self.stop.signum or 2)
             self._finish_epoch(epoch_means.cpu().tolist(), beta)
             self.wall_seconds = time.perf_counter() - started
-            if self.stop.requested and self.epoch < epochs:
+            if self.agreed_stop and self.epoch < epochs:
                 raise Interrupted(self.stop.signum or 2)
+        if self.world.parallel:
+            flat = torch.cat([p.detach().flatten() for p in self.model.parameters()]).cpu()
+            self.ranks_agree = all(torch.equal(flat, other) for other in self.world.gather(flat))
         return self.summary("finished")
 
     def _finish_epoch(self, means: list[float], beta: float) -> None:
@@ -346,7 +378,10 @@ class Trainer:
 
     # -- state -------------------------------------------------------------------------------
     def save_checkpoint(self, best: bool) -> None:
+        """Every rank takes part (RNG states are gathered); rank 0 writes."""
         state = self.state_dict()
+        if not self.world.is_main:
+            return
         if best:
             save_checkpoint(state, self.run_dir / BEST_CHECKPOINT)
         save_checkpoint(state, self.run_dir / LAST_CHECKPOINT)
@@ -359,7 +394,7 @@ class Trainer:
             "step": self.step,
             "scheduler": self.scheduler.state_dict(),
             "best": {"metric": self.best_metric, "epoch": self.best_epoch},
-            "rng": rng_state(self.generator),
+            "rng": self.world.gather(rng_state(self.generator)),
             "epoch_in_progress": None if self.order is None else {
                 "order": self.order, "batch_index": self.batch_index,
                 "totals": self.totals, "steps_in_totals": self.steps_in_totals},
@@ -392,7 +427,12 @@ class Trainer:
             self.batch_index = int(progress["batch_index"])
             self.totals = progress["totals"].to(self.device)
             self.steps_in_totals = int(progress["steps_in_totals"])
-        restore_rng_state(state["rng"], self.generator)
+        rngs = state["rng"]
+        if len(rngs) == self.world.size:
+            restore_rng_state(rngs[self.world.rank], self.generator)
+        else:  # another world size: the order of grids continues, the noise is reseeded
+            restore_rng_state(rngs[0], self.generator)
+            seed_everything(self.config.run.seed + self.world.rank + 7919 * self.step)
 
     def summary(self, status: str) -> dict[str, Any]:
         last = self.history[-1] if self.history else {}
@@ -405,6 +445,9 @@ class Trainer:
             "status": status,
             "run_dir": str(self.run_dir),
             "device": str(self.device),
+            "world_size": self.world.size,
+            **({"parameters_identical_across_ranks": self.ranks_agree}
+               if self.world.parallel else {}),
             "epochs_completed": self.epoch - (self.order is not None),
             "epochs": self.config.train.epochs,
             "steps": self.step,
@@ -437,30 +480,52 @@ class Trainer:
 def run(config: RunConfig, resume_dir: Path | None = None) -> dict[str, Any]:
     """Train ``config`` into a new run directory, or continue the run in ``resume_dir``.
 
+    Under torchrun every rank trains; rank 0 alone writes the run directory and logs.
     Returns the summary written to ``summary.json``; its ``status`` is ``finished``,
     ``interrupted`` (with ``signal``) or ``failed``.
     """
     t = config.train
+    world = world_from_environment()
     check_fast_path(t.compile, t.precision, t.on_nonfinite, resolve_device(t.device))
-    checkpoint = None
-    if resume_dir is None:
-        run_dir = create_run_dir(config.run.output_dir, config.run.name)
-    else:
-        run_dir = resume_dir
-        checkpoint = load_checkpoint(run_dir / LAST_CHECKPOINT)
+    distributed.check_parallel_settings(world, t.compile, t.on_nonfinite)
+    distributed.start(world, resolve_device(t.device))
+    try:
+        return _run(config, resume_dir, world)
+    finally:
+        distributed.stop(world)
+
+
+def _agreed_run_dir(config: RunConfig, resume_dir: Path | None, world: World) -> Path:
+    """Rank 0 makes (or takes) the run directory and tells the others, or its error."""
+    found: Path | str = ""
+    if world.is_main:
+        try:
+            found = resume_dir or create_run_dir(config.run.output_dir, config.run.name)
+        except VaeframeError as exc:
+            found = str(exc)
+    found = world.broadcast(found)
+    if isinstance(found, str):
+        raise VaeframeError(found)
+    return found
+
+
+def _run(config: RunConfig, resume_dir: Path | None, world: World) -> dict[str, Any]:
+    run_dir = _agreed_run_dir(config, resume_dir, world)
+    checkpoint = None if resume_dir is None else load_checkpoint(run_dir / LAST_CHECKPOINT)
     resolved = config.to_dict()
-    (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved), encoding="utf-8")
+    if world.is_main:
+        (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved), encoding="utf-8")
     opened: list[ComponentConfig] = []
-    status, summary, trainer = "failed", None, None
+    status, summary, trainer, close_failures = "failed", None, None, []
     with StopRequest() as stop:
         try:
-            trainer = Trainer(config, run_dir, opened, stop)
+            trainer = Trainer(config, run_dir, opened, stop, world)
             if checkpoint is not None:
                 trainer.load_state_dict(checkpoint, run_dir / LAST_CHECKPOINT)
             info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
                            resumed=checkpoint is not None,
                            resume_step=trainer.step if checkpoint is not None else 0)
-            for logger in config.loggers:
+            for logger in config.loggers if world.is_main else []:
                 call_plugin(logger, "open", info)
                 opened.append(logger)
             summary = trainer.fit()
@@ -475,8 +540,9 @@ def run(config: RunConfig, resume_dir: Path | None = None) -> dict[str, Any]:
             if summary is None:
                 summary = (trainer.summary(status) if trainer else
                            {"name": config.run.name, "status": status, "run_dir": str(run_dir)})
-            (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n",
-                                                encoding="utf-8")
+            if world.is_main:
+                (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n",
+                                                    encoding="utf-8")
             close_failures = close_loggers(opened, summary, status)
             for failure in close_failures:
                 print(f"warning: {failure}", file=sys.stderr)

@@ -1,6 +1,12 @@
-"""Evaluation on the device: non-black accuracy, KL per dimension and active units."""
+"""Evaluation on the device: non-black accuracy, KL per dimension and active units.
+
+Evaluation produces sums (:func:`evaluation_sums`), which data-parallel ranks add up, and
+:func:`summarise` turns them into the figures.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -9,43 +15,54 @@ from vaeframe.losses import focal_loss, kl_per_dim
 from vaeframe.model import ConvBetaVAE
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: Var_x(E[z|x]) > 0.01
+COUNTS = 4  # correct, non-black cells, summed recon loss, grids
 
 
 @torch.no_grad()
-def evaluate(model: ConvBetaVAE, grids: torch.Tensor, batch_size: int, focal_gamma: float,
-             reduction: str) -> dict[str, torch.Tensor]:
-    """Reconstruct ``grids`` from their posterior means; every figure stays on the device.
-
-    Non-black accuracy is the share of cells whose true colour is 1-9 (not black, not
-    padding) that are reconstructed exactly.
-    """
+def evaluation_sums(model: ConvBetaVAE, grids: torch.Tensor, batch_size: int,
+                    focal_gamma: float, reduction: str) -> torch.Tensor:
+    """Sums over ``grids``, reconstructed from their posterior means, as one float64 vector:
+    the counts, then KL per dimension, posterior mean and squared mean (each ``latent_dim``)."""
     was_training = model.training
     model.eval()
-    device = grids.device
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    nonblack = torch.zeros((), device=device, dtype=torch.long)
-    recon_sum = torch.zeros((), device=device)
-    kl_sum = torch.zeros(model.latent_dim, device=device)
-    mu_sum = torch.zeros(model.latent_dim, device=device, dtype=torch.float64)
-    mu_sq_sum = torch.zeros(model.latent_dim, device=device, dtype=torch.float64)
+    dim = model.latent_dim
+    sums = torch.zeros(COUNTS + 3 * dim, device=grids.device, dtype=torch.float64)
     for start in range(0, grids.shape[0], batch_size):
         batch = grids[start : start + batch_size]
         mu, logvar = model.encode(batch)
         logits = model.decode(mu)
         mask = (batch != 0) & (batch != PAD)
-        correct += ((logits.argmax(1) == batch) & mask).sum()
-        nonblack += mask.sum()
-        recon_sum += focal_loss(logits, batch, focal_gamma, reduction) * batch.shape[0]
-        kl_sum += kl_per_dim(mu, logvar).sum(0)
+        counts = torch.stack([((logits.argmax(1) == batch) & mask).sum().double(),
+                              mask.sum().double(),
+                              focal_loss(logits, batch, focal_gamma, reduction).double()
+                              * batch.shape[0],
+                              torch.tensor(float(batch.shape[0]), device=grids.device,
+                                           dtype=torch.float64)])
         mu64 = mu.double()
-        mu_sum += mu64.sum(0)
-        mu_sq_sum += (mu64 * mu64).sum(0)
+        sums += torch.cat([counts, kl_per_dim(mu, logvar).double().sum(0), mu64.sum(0),
+                           (mu64 * mu64).sum(0)])
     model.train(was_training)
-    n = grids.shape[0]
-    mu_var = mu_sq_sum / n - (mu_sum / n) ** 2
+    return sums
+
+
+def summarise(sums: torch.Tensor, latent_dim: int) -> dict[str, torch.Tensor]:
+    """Non-black accuracy (share of cells of colours 1-9 reconstructed exactly), mean recon
+    loss, KL per dimension and active units, from :func:`evaluation_sums`' vector."""
+    correct, nonblack, recon, n = sums[:COUNTS]
+    kl, mu, mu_sq = sums[COUNTS:].view(3, latent_dim)
+    n = n.clamp(min=1)
+    mu_var = mu_sq / n - (mu / n) ** 2
     return {
-        "nonblack_acc": correct.double() / nonblack.clamp(min=1).double(),
-        "recon_loss": recon_sum / n,
-        "kl_per_dim": kl_sum / n,
+        "nonblack_acc": correct / nonblack.clamp(min=1),
+        "recon_loss": recon / n,
+        "kl_per_dim": kl / n,
         "active_units": (mu_var > ACTIVE_UNIT_THRESHOLD).sum(),
     }
+
+
+def evaluate(model: ConvBetaVAE, grids: torch.Tensor, batch_size: int, focal_gamma: float,
+             reduction: str, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
+             ) -> dict[str, torch.Tensor]:
+    """The figures of :func:`summarise` for ``grids``; ``reduce`` adds up ranks' sums."""
+    sums = evaluation_sums(model, grids, batch_size, focal_gamma, reduction)
+    return summarise(reduce(sums) if reduce else sums, model.latent_dim)
