@@ -206,3 +206,16 @@ def test_bad_wandb_mode_in_the_environment(tmp_path: Path) -> None:
                  WANDB_MODE="dryrun")
     assert_clear_error(result, "smoke.toml", "loggers[0].mode", "got 'dryrun'", "WANDB_MODE")
     assert not (tmp_path / "runs").exists(), "training started"
+
+
+def test_vaeframe_resume_continues_the_same_wandb_run(tmp_path: Path) -> None:
+    first = cli(tmp_path, "run", CONFIGS / "smoke.toml", "--epochs", "1", "--set",
+                f"run.output_dir={tmp_path / 'runs'}", "--set", f"loggers={LOGGERS}")
+    assert first.returncode == 0, first.stderr
+    run_dir = only_run_dir(tmp_path / "runs")
+    resumed = cli(tmp_path, "run", "--resume", run_dir, "--epochs", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    run_id = (run_dir / "wandb-run-id.txt").read_text().strip()
+    files = sorted(run_dir.glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(files) == 2
+    assert [wandb_records.of_type(f, "run")[0].run_id for f in files] == [run_id, run_id]
