@@ -17,7 +17,7 @@ from vaeframe.checkpoint import load_checkpoint
 HELPERS = Path(__file__).parent / "helper_plugins"
 
 # long enough to interrupt (tens of steps an epoch), small enough to take seconds
-LONG = ["--epochs", "12", "--set", "data.num_train=384", "--set", "train.batch_size=8",
+LONG = ["--epochs", "8", "--set", "data.num_train=384", "--set", "train.batch_size=8",
         "--set", "train.log_every_n_steps=5", "--set", "model.channels=[4, 8, 8]"]
 
 
@@ -62,7 +62,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path: Path, uninterrup
     assert "Traceback" not in stderr
     assert f"vaeframe run --resume {run_dir}" in stderr
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "interrupted" and summary["epochs_completed"] < 12
+    assert summary["status"] == "interrupted" and summary["epochs_completed"] < 8
 
     resumed = vaeframe("run", "--resume", run_dir)
     assert resumed.returncode == 0, resumed.stderr
