@@ -12,6 +12,7 @@ from vaeframe.criteria import ACCURACY_BAR, dims_logged
 from vaeframe.report.runs import RunRecord
 
 DPI = 120
+KL_FLOOR = 0.01  # the heatmap's log scale starts here: a collapsed dimension is darkest
 
 
 def pyplot() -> Any:
@@ -99,13 +100,13 @@ def kl_matrix(record: RunRecord) -> np.ndarray:
 
 
 def plot_kl_heatmap(records: Sequence[RunRecord], path: Path) -> Path:
-    """KL per latent dimension over epochs, one panel a run, on one shared colour scale."""
-    from matplotlib.colors import PowerNorm
+    """KL per latent dimension over epochs, one panel a run, on one shared log colour scale."""
+    from matplotlib.colors import LogNorm
 
     plt = pyplot()
     matrices = [kl_matrix(r) for r in records]
-    top = max((m.max() for m in matrices if m.size), default=1.0) or 1.0
-    norm = PowerNorm(gamma=0.5, vmin=0, vmax=top)
+    top = max((m.max() for m in matrices if m.size), default=1.0)
+    norm = LogNorm(vmin=KL_FLOOR, vmax=max(top, 10 * KL_FLOOR), clip=True)
     heights = [max(1.0, 0.2 * m.shape[0]) + 0.6 for m in matrices]
     fig, axes = plt.subplots(len(records), 1, figsize=(9, sum(heights) + 0.8), squeeze=False,
                              sharex=True, layout="constrained",
@@ -129,10 +130,12 @@ def plot_kl_heatmap(records: Sequence[RunRecord], path: Path) -> Path:
         ax.set_yticks(range(dims))
         ax.tick_params(axis="y", labelsize="small")
         ax.grid(False)
+    longest = max((m.shape[1] for m in matrices if m.size), default=1)
+    axes[-1, 0].set_xlim(0.5, longest + 0.5)  # shared by every panel
     _epoch_axis(axes[-1, 0])
     axes[-1, 0].grid(False)
     if image is not None:
         bar = fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.04, pad=0.02)
-        bar.set_label("KL per dimension (nats, √ scale)")
+        bar.set_label(f"KL per dimension (nats, log scale; ≤ {KL_FLOOR:g} darkest)")
     fig.suptitle("KL per latent dimension over epochs (training, epoch mean)")
     return _save(fig, path)
