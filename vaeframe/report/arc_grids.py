@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from vaeframe.grids import PAD
-from vaeframe.report.plots import pyplot
+from vaeframe.report.plots import pyplot, save_figure
 from vaeframe.report.reconstruct import Reconstructions
 
 ARC_PALETTE = (
@@ -86,10 +86,4 @@ def plot_reconstructions(recons: Reconstructions, title: str, path: Path) -> Pat
     fig.suptitle(f"{title}: inputs and reconstructions from the posterior mean "
                  f"({recons.checkpoint.name}, epoch {recons.epoch})")
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    return _save(fig, path)
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.savefig(path, dpi=120)
-    pyplot().close(fig)
-    return path
+    return save_figure(fig, path)

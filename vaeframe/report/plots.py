@@ -25,7 +25,8 @@ def pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write ``fig`` as a PNG and free it."""
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     pyplot().close(fig)
     return path
@@ -69,7 +70,7 @@ def plot_beta(records: Sequence[RunRecord], path: Path) -> Path:
     ax.set_ylim(bottom=0)
     _epoch_axis(ax)
     _legend_right(ax)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_accuracy(records: Sequence[RunRecord], path: Path) -> Path:
@@ -89,7 +90,7 @@ def plot_accuracy(records: Sequence[RunRecord], path: Path) -> Path:
         _epoch_axis(ax)
     axes[0].set_ylabel("non-black cells reconstructed exactly (%)")
     _legend_right(axes[1])
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def kl_matrix(record: RunRecord) -> np.ndarray:
@@ -138,4 +139,4 @@ def plot_kl_heatmap(records: Sequence[RunRecord], path: Path) -> Path:
         bar = fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.04, pad=0.02)
         bar.set_label(f"KL per dimension (nats, log scale; ≤ {KL_FLOOR:g} darkest)")
     fig.suptitle("KL per latent dimension over epochs (training, epoch mean)")
-    return _save(fig, path)
+    return save_figure(fig, path)
