@@ -81,7 +81,8 @@ def test_the_ablation_file_holds_the_seeds_test_commands() -> None:
     sweep = load_sweep(CONFIGS / "ablation.toml", REGISTRY)
     configs = {p.label: point_config(sweep, p, Path("runs"), REGISTRY) for p in sweep.points}
     assert list(configs) == ["baseline", "ultra-b0.1-fb0.3", "cyclical-b0.1-fb0.3", "fb0.5",
-                             "ultra-b0.1-fb0.3-batch", "fb0"]
+                             "ultra-b0.1-fb0.3-batch", "fb0", "ultra-b0.1-fb0.3-mean",
+                             "ultra-b0.1-fb0.3-batch-mean"]
     assert all(c.data.name == "arc-agi-1" and c.train.epochs == 100 for c in configs.values())
     described = {label: (c.schedule.name, c.schedule.params.max_beta, c.kl.name,
                          getattr(c.kl.params, "threshold", None), getattr(c.kl.params, "per", None))
@@ -93,7 +94,11 @@ def test_the_ablation_file_holds_the_seeds_test_commands() -> None:
         "fb0.5": ("linear_warmup", 0.5, "free_bits", 0.5, "sample"),
         "ultra-b0.1-fb0.3-batch": ("ultra_conservative", 0.1, "free_bits", 0.3, "batch"),
         "fb0": ("linear_warmup", 0.5, "free_bits", 0.0, "sample"),
+        "ultra-b0.1-fb0.3-mean": ("ultra_conservative", 0.1, "free_bits", 0.3, "sample"),
+        "ultra-b0.1-fb0.3-batch-mean": ("ultra_conservative", 0.1, "free_bits", 0.3, "batch"),
     }
+    assert [label for label, c in configs.items() if c.model.recon_reduction == "mean"] == [
+        "ultra-b0.1-fb0.3-mean", "ultra-b0.1-fb0.3-batch-mean"]
 
 
 def test_listed_commands_run_one_point_each(tmp_path: Path) -> None:
