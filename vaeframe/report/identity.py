@@ -61,9 +61,10 @@ def compare(record: RunRecord, twin: RunRecord) -> dict[str, Any]:
     passed = worst == 0 and same_rows
     logged = (f"all {rows} metrics.jsonl rows equal" if same_rows
               else "metrics.jsonl rows differ")
-    return criterion("identity_with_plain", TITLE, worst, 0.0, passed,
-                     f"vs {twin.label}: final weights max |Δ| = {worst:g} over {tensors} "
-                     f"tensors, {logged}")
+    found = criterion("identity_with_plain", TITLE, worst, 0.0, passed,
+                      f"vs {twin.label}: final weights max |Δ| = {worst:g} over {tensors} "
+                      f"tensors, {logged}")
+    return {**found, "compared_with": twin.label, "rows_equal": same_rows}
 
 
 def identity_criteria(records: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:

@@ -36,9 +36,10 @@ LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def _style(index: int, points: int) -> dict[str, Any]:
-    """Line style of the ``index``-th run: runs whose curves coincide stay visible."""
+    """Line style of the ``index``-th run: each line is thinner than the ones drawn before it
+    and dashed differently, so runs whose curves coincide stay visible."""
     return {"linestyle": LINE_STYLES[index % len(LINE_STYLES)],
-            "linewidth": 2.2 if index % len(LINE_STYLES) == 0 else 1.6,
+            "linewidth": max(1.0, 3.0 - 0.35 * index),
             "marker": "o" if points <= 30 else None, "markersize": 3}
 
 
@@ -100,6 +101,14 @@ def kl_matrix(record: RunRecord) -> np.ndarray:
     return np.array(columns, dtype=float).T if columns else np.zeros((0, 0))
 
 
+def _thresholds(records: Sequence[RunRecord]) -> list[float]:
+    """Every free-bits λ > 0 among ``records``."""
+    found = {float(r.config["kl"]["threshold"]) for r in records
+             if r.config.get("kl", {}).get("name") == "free_bits"
+             and r.config["kl"].get("threshold", 0) > 0}
+    return sorted(found)
+
+
 def plot_kl_heatmap(records: Sequence[RunRecord], path: Path) -> Path:
     """KL per latent dimension over epochs, one panel a run, on one shared log colour scale."""
     from matplotlib.colors import LogNorm
@@ -138,5 +147,9 @@ def plot_kl_heatmap(records: Sequence[RunRecord], path: Path) -> Path:
     if image is not None:
         bar = fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.04, pad=0.02)
         bar.set_label(f"KL per dimension (nats, log scale; ≤ {KL_FLOOR:g} darkest)")
+        for threshold in _thresholds(records):
+            bar.ax.axhline(threshold, color="white", linewidth=1.5, linestyle="--")
+            bar.ax.text(-0.15, threshold, f"λ {threshold:g}", ha="right", va="center",
+                        fontsize="small", transform=bar.ax.get_yaxis_transform())
     fig.suptitle("KL per latent dimension over epochs (training, epoch mean)")
     return save_figure(fig, path)

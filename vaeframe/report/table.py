@@ -8,6 +8,8 @@ from typing import Any
 from vaeframe.report.runs import RunRecord
 
 MARKS = {True: "✓", False: "✗", None: "·"}
+CRITERIA_ORDER = ("kl_monitored", "free_bits_floor", "nonblack_acc_train", "nonblack_acc_heldout",
+                  "beta_period", "identity_with_plain", "active_units")
 
 
 def percent(value: Any) -> str:
@@ -63,6 +65,15 @@ SUMMARY_ROWS: list[tuple[str, Callable[[Mapping[str, Any]], Any], Callable[[Any]
 ]
 
 
+def _identity(item: Mapping[str, Any]) -> str:
+    if item.get("measured") is None:
+        return "needs a plain run"
+    if item.get("passed"):
+        return f"bit-identical to {item.get('compared_with')}"
+    rows = "rows equal" if item.get("rows_equal") else "rows differ"
+    return f"max abs Δw {item['measured']:g}, {rows} vs {item.get('compared_with')}"
+
+
 def criterion_cell(item: Mapping[str, Any] | None) -> str:
     """A criterion as ``✓ figure vs threshold``; ``—`` where it does not apply."""
     if item is None:
@@ -74,11 +85,15 @@ def criterion_cell(item: Mapping[str, Any] | None) -> str:
         "nonblack_acc_train": lambda: f"{percent(m)} vs {percent(t)}",
         "nonblack_acc_heldout": lambda: f"{percent(m)} vs {percent(t)}",
         "beta_period": lambda: f"{'none' if m is None else m} vs {t} epochs",
-        "identity_with_plain": lambda: ("needs the plain run" if m is None
-                                        else f"max abs Δw {m:g}"),
+        "identity_with_plain": lambda: _identity(item),
         "active_units": lambda: f"{'—' if m is None else m}/{t}",
     }.get(item.get("id", ""), lambda: str(m))()
     return f"{MARKS[item.get('passed')]} {shown}"
+
+
+def _order(id_: str) -> int:
+    """Criteria in the specification's order; any others after them."""
+    return CRITERIA_ORDER.index(id_) if id_ in CRITERIA_ORDER else len(CRITERIA_ORDER)
 
 
 def _criteria_rows(records: Sequence[RunRecord],
@@ -88,7 +103,7 @@ def _criteria_rows(records: Sequence[RunRecord],
         for item in criteria[record.label]:
             titles.setdefault(item["id"], item["criterion"])
     rows = []
-    for id_, title in titles.items():
+    for id_, title in sorted(titles.items(), key=lambda item: _order(item[0])):
         cells = []
         for record in records:
             found = [c for c in criteria[record.label] if c["id"] == id_]
