@@ -48,6 +48,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                      help="override any key, e.g. --set train.batch_size=128 (repeatable)")
 
+    sweep = commands.add_parser(
+        "sweep", parents=[common], help="run every point of a [sweep] run file, then report",
+        description="Run each point of a run file's [sweep] table as an independent run, one "
+                    "after another, into one sweep directory, then write the comparison report "
+                    "into DIR/report. See configs/ablation.toml and the README.")
+    sweep.add_argument("run_file", type=Path, help="a run file with a [sweep] table")
+    sweep.add_argument("--list", action="store_true",
+                       help="print one shell command per point (for a cluster scheduler), "
+                            "then the report command; run nothing")
+    sweep.add_argument("--point", metavar="I|NAME",
+                       help="run only this point (index from 0, or its name); no report")
+    sweep.add_argument("--dir", type=Path, metavar="DIR",
+                       help="the sweep directory (default: run.output_dir/NAME-TIMESTAMP)")
+
+    report = commands.add_parser(
+        "report", parents=[common], help="plots and a comparison table of runs",
+        description="PNG plots (β, non-black accuracy, KL per dimension, reconstructions in the "
+                    "ARC palette) and a Markdown table comparing the runs side by side.")
+    report.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    report.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="where report.md, table.md and the PNG files go")
+
     listing = commands.add_parser("list-plugins", parents=[common],
                                   help="list every component by kind")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -93,6 +115,48 @@ def _run_file(args: argparse.Namespace) -> Path:
                             f"({args.resume / 'checkpoints' / 'last.pt'} does not exist); "
                             "resume takes a run directory made by vaeframe run")
     return args.resume / "config.toml"
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from vaeframe import sweep as sweeps
+
+    registry = get_registry()
+    plan = sweeps.load_sweep(args.run_file, registry)
+    directory = args.dir or sweeps.default_dir(plan)
+    if args.list:
+        print("\n".join(sweeps.list_commands(plan, directory)))
+        return 0
+    points = [sweeps.select(plan, args.point)] if args.point is not None else list(plan.points)
+    failed, interrupted = sweeps.run_points(plan, points, directory, registry)
+    if interrupted is not None:
+        print(f"sweep {plan.name}: interrupted; resume that point with\n"
+              f"  vaeframe run --resume {interrupted['run_dir']}\n"
+              "and run the points after it with --point I --dir "
+              f"{directory} (see --list)", file=sys.stderr)
+        return 128 + int(interrupted.get("signal", 2))
+    if args.point is None:
+        # in the order they ran (each run writes config.toml when it starts)
+        run_dirs = sorted((p.parent for p in directory.glob("*/summary.json")),
+                          key=lambda d: (d / "config.toml").stat().st_mtime)
+        if run_dirs:
+            from vaeframe.report import make_report
+
+            report = make_report(run_dirs, directory / "report")
+            print(f"sweep {plan.name}: report → {report}", file=sys.stderr)
+    if failed:
+        print(f"sweep {plan.name}: {len(failed)} point(s) failed: {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from vaeframe.report import make_report
+
+    report = make_report(args.run_dirs, args.out)
+    print(report.read_text(encoding="utf-8").split("## Plots", 1)[0].rstrip())
+    print(f"\nreport → {report}", file=sys.stderr)
+    return 0
 
 
 def listing(registry: Registry) -> dict[str, Any]:
@@ -142,9 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     set_extra_modules([*args.plugins, *args.command_plugins])
     try:
-        if args.command == "run":
-            return command_run(args)
-        return command_list_plugins(args)
+        commands = {"run": command_run, "sweep": command_sweep, "report": command_report,
+                    "list-plugins": command_list_plugins}
+        return commands[args.command](args)
     except VaeframeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

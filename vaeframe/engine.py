@@ -18,6 +18,7 @@ from vaeframe import distributed
 from vaeframe.api import GridData, RunInfo
 from vaeframe.checkpoint import load_checkpoint, save_checkpoint
 from vaeframe.config import ComponentConfig, RunConfig
+from vaeframe.criteria import evaluate_run
 from vaeframe.distributed import World, world_from_environment
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
 from vaeframe.fastpath import check_fast_path, make_step_function
@@ -474,6 +475,8 @@ class Trainer:
             "best": {"epoch": self.best_epoch,
                      "heldout_nonblack_acc": self.best_metric if self.best_epoch else None},
             "beta_history": self.scheduler.beta_history,
+            "criteria": evaluate_run(self.history, self.config.to_dict(),
+                                     self.scheduler.beta_history),
         }
 
 

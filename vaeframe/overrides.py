@@ -22,14 +22,21 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def parse_path(key: str) -> list[str | int] | None:
+    """``a.b`` → ``["a", "b"]``, list items by index (``loggers.0.mode``); ``None`` if malformed."""
+    parts = key.strip().split(".")
+    if not all(part.strip() for part in parts):
+        return None
+    return [int(p) if p.strip().isdigit() else p.strip() for p in parts]
+
+
 def parse_assignment(expression: str) -> tuple[list[str | int], Any]:
     """``a.b=value`` → (``["a", "b"]``, value); list items by index: ``loggers.0.mode=x``."""
     key, sep, text = expression.partition("=")
-    parts = key.strip().split(".")
-    if not sep or not all(part.strip() for part in parts):
+    path = parse_path(key)
+    if not sep or path is None:
         raise ConfigError(f"--set {expression}", "",
                           "expected KEY.PATH=VALUE, for example --set train.epochs=5")
-    path: list[str | int] = [int(p) if p.strip().isdigit() else p.strip() for p in parts]
     return path, parse_value(text.strip())
 
 

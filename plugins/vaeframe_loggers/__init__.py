@@ -17,6 +17,10 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _count(value: float | None) -> str:
+    return "-" if value is None else str(int(value))
+
+
 @attrs.define
 class ConsoleLogger(Logger):
     """Rich progress bar with live β, loss, KL and accuracy, and one line per epoch."""
@@ -95,7 +99,16 @@ class ConsoleLogger(Logger):
             f"{summary.get('wall_time_s', 0):.1f} s: non-black accuracy train "
             f"{_percent(final.get('train_nonblack_acc'))}, held-out "
             f"{_percent(final.get('heldout_nonblack_acc'))}, active units "
-            f"{final.get('active_units', '-')} → {summary.get('run_dir')}")
+            f"{_count(final.get('active_units'))} → {summary.get('run_dir')}")
+        criteria = summary.get("criteria") or []
+        if criteria:
+            from rich.markup import escape
+
+            self._console.print("[bold]success criteria[/] (SEED-SPEC §6):")
+        for item in criteria:
+            style = {True: "green", False: "red"}.get(item["passed"], "dim")
+            mark, _, rest = item["text"].partition(" ")
+            self._console.print(f"  [{style}]{mark}[/] {escape(rest)}", highlight=False)
 
 
 @attrs.define

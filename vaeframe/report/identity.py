@@ -1,0 +1,78 @@
+"""Criterion 5: a free-bits run with threshold 0 must reproduce the plain run bit for bit."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from vaeframe.criteria import criterion
+from vaeframe.report.runs import RunRecord
+
+TITLE = "5. free bits 0 is the plain KL"
+
+
+def is_free_bits_zero(record: RunRecord) -> bool:
+    kl = record.config.get("kl", {})
+    return kl.get("name") == "free_bits" and kl.get("threshold") == 0
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """The config minus what may differ between twins: names, places, loggers and kl."""
+    config = copy.deepcopy(config)
+    for key in ("loggers", "kl"):
+        config.pop(key, None)
+    config.get("run", {}).pop("name", None)
+    config.get("run", {}).pop("output_dir", None)
+    return config
+
+
+def plain_twin(record: RunRecord, records: Sequence[RunRecord]) -> RunRecord | None:
+    """A finished run with ``kl = none`` and otherwise the same config as ``record``."""
+    for other in records:
+        if (other is not record and other.config.get("kl", {}).get("name") == "none"
+                and other.summary.get("status") == "finished"
+                and _comparable(other.config) == _comparable(record.config)):
+            return other
+    return None
+
+
+def _max_weight_difference(a: RunRecord, b: RunRecord) -> tuple[float, int]:
+    """Largest absolute difference between the final weights, and the number of tensors."""
+    from vaeframe.checkpoint import load_checkpoint
+
+    left = load_checkpoint(a.path / "checkpoints" / "last.pt")["model"]
+    right = load_checkpoint(b.path / "checkpoints" / "last.pt")["model"]
+    if left.keys() != right.keys():
+        return float("inf"), len(left)
+    worst = 0.0
+    for key, tensor in left.items():
+        if tensor.shape != right[key].shape:
+            return float("inf"), len(left)
+        worst = max(worst, (tensor.double() - right[key].double()).abs().max().item())
+    return worst, len(left)
+
+
+def compare(record: RunRecord, twin: RunRecord) -> dict[str, Any]:
+    """Criterion 5 measured: final weights and every logged row of the two runs."""
+    worst, tensors = _max_weight_difference(record, twin)
+    rows = len(record.history)
+    same_rows = record.history == twin.history and rows > 0
+    passed = worst == 0 and same_rows
+    logged = (f"all {rows} metrics.jsonl rows equal" if same_rows
+              else "metrics.jsonl rows differ")
+    found = criterion("identity_with_plain", TITLE, worst, 0.0, passed,
+                      f"vs {twin.label}: final weights max |Δ| = {worst:g} over {tensors} "
+                      f"tensors, {logged}")
+    return {**found, "compared_with": twin.label, "rows_equal": same_rows}
+
+
+def identity_criteria(records: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
+    """Criterion 5 for every threshold-0 free-bits run whose plain twin is among ``records``."""
+    found = {}
+    for record in records:
+        if is_free_bits_zero(record):
+            twin = plain_twin(record, records)
+            if twin is not None:
+                found[record.label] = compare(record, twin)
+    return found

@@ -1,0 +1,155 @@
+"""Training curves as PNG files: β, non-black accuracy and KL per dimension over epochs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaeframe.criteria import ACCURACY_BAR, dims_logged
+from vaeframe.report.runs import RunRecord
+
+DPI = 120
+KL_FLOOR = 0.01  # the heatmap's log scale starts here: a collapsed dimension is darkest
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (imported only when drawing)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write ``fig`` as a PNG and free it."""
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    pyplot().close(fig)
+    return path
+
+
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def _style(index: int, points: int) -> dict[str, Any]:
+    """Line style of the ``index``-th run: each line is thinner than the ones drawn before it
+    and dashed differently, so runs whose curves coincide stay visible."""
+    return {"linestyle": LINE_STYLES[index % len(LINE_STYLES)],
+            "linewidth": max(1.0, 3.0 - 0.35 * index),
+            "marker": "o" if points <= 30 else None, "markersize": 3}
+
+
+def _epoch_axis(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+
+
+def _legend_right(ax: Any) -> None:
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
+def _betas(record: RunRecord) -> list[float]:
+    rows = record.epochs
+    return [r["beta"] for r in rows] if rows else list(record.summary.get("beta_history", []))
+
+
+def plot_beta(records: Sequence[RunRecord], path: Path) -> Path:
+    """β (the KL weight) at every epoch, one line a run."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for i, record in enumerate(records):
+        betas = _betas(record)
+        ax.plot(range(1, len(betas) + 1), betas, label=record.label, **_style(i, len(betas)))
+    ax.set(ylabel="β (KL weight)", title="β per epoch")
+    ax.set_ylim(bottom=0)
+    _epoch_axis(ax)
+    _legend_right(ax)
+    return save_figure(fig, path)
+
+
+def plot_accuracy(records: Sequence[RunRecord], path: Path) -> Path:
+    """Non-black accuracy on training and held-out grids at every evaluated epoch."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, split, label in zip(axes, ("train", "heldout"), ("training grids", "held-out grids"),
+                                strict=True):
+        for i, record in enumerate(records):
+            rows = [r for r in record.epochs if f"{split}/nonblack_acc" in r]
+            ax.plot([r["epoch"] for r in rows], [100 * r[f"{split}/nonblack_acc"] for r in rows],
+                    label=record.label, **_style(i, len(rows)))
+        ax.axhline(100 * ACCURACY_BAR, color="black", linestyle="--", linewidth=1,
+                   label=f"seed's bar: {100 * ACCURACY_BAR:.0f}%")
+        ax.set(title=f"non-black accuracy, {label}")
+        ax.set_ylim(0, 100)
+        _epoch_axis(ax)
+    axes[0].set_ylabel("non-black cells reconstructed exactly (%)")
+    _legend_right(axes[1])
+    return save_figure(fig, path)
+
+
+def kl_matrix(record: RunRecord) -> np.ndarray:
+    """Training KL per dimension, ``(latent_dim, epochs)``; empty if none was logged."""
+    columns = [dims_logged(r, "epoch/kl_per_dim") for r in record.epochs]
+    columns = [c for c in columns if c]
+    return np.array(columns, dtype=float).T if columns else np.zeros((0, 0))
+
+
+def _thresholds(records: Sequence[RunRecord]) -> list[float]:
+    """Every free-bits λ > 0 among ``records``."""
+    found = {float(r.config["kl"]["threshold"]) for r in records
+             if r.config.get("kl", {}).get("name") == "free_bits"
+             and r.config["kl"].get("threshold", 0) > 0}
+    return sorted(found)
+
+
+def plot_kl_heatmap(records: Sequence[RunRecord], path: Path) -> Path:
+    """KL per latent dimension over epochs, one panel a run, on one shared log colour scale."""
+    from matplotlib.colors import LogNorm
+
+    plt = pyplot()
+    matrices = [kl_matrix(r) for r in records]
+    top = max((m.max() for m in matrices if m.size), default=1.0)
+    norm = LogNorm(vmin=KL_FLOOR, vmax=max(top, 10 * KL_FLOOR), clip=True)
+    heights = [max(1.0, 0.2 * m.shape[0]) + 0.6 for m in matrices]
+    fig, axes = plt.subplots(len(records), 1, figsize=(9, sum(heights) + 0.8), squeeze=False,
+                             sharex=True, layout="constrained",
+                             gridspec_kw={"height_ratios": heights})
+    image = None
+    for ax, record, matrix in zip(axes[:, 0], records, matrices, strict=True):
+        kl = record.config.get("kl", {})
+        floor = (f" — free bits λ = {kl['threshold']} ({kl.get('per', 'sample')})"
+                 if kl.get("name") == "free_bits" else "")
+        ax.set_title(f"{record.label}{floor}", fontsize="medium", loc="left")
+        ax.set_ylabel("latent dim")
+        if not matrix.size:
+            ax.text(0.5, 0.5, "no per-dimension KL logged", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        dims, epochs = matrix.shape
+        image = ax.imshow(matrix, aspect="auto", cmap="viridis", norm=norm,
+                          interpolation="nearest", extent=(0.5, epochs + 0.5, dims - 0.5, -0.5))
+        ax.set_yticks(range(dims))
+        ax.tick_params(axis="y", labelsize="small")
+        ax.grid(False)
+    longest = max((m.shape[1] for m in matrices if m.size), default=1)
+    axes[-1, 0].set_xlim(0.5, longest + 0.5)  # shared by every panel
+    _epoch_axis(axes[-1, 0])
+    axes[-1, 0].grid(False)
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.04, pad=0.02)
+        bar.set_label(f"KL per dimension (nats, log scale; ≤ {KL_FLOOR:g} darkest)")
+        for threshold in _thresholds(records):
+            bar.ax.axhline(threshold, color="white", linewidth=1.5, linestyle="--")
+            bar.ax.text(-0.15, threshold, f"λ {threshold:g}", ha="right", va="center",
+                        fontsize="small", transform=bar.ax.get_yaxis_transform())
+    fig.suptitle("KL per latent dimension over epochs (training, epoch mean)")
+    return save_figure(fig, path)

@@ -1,0 +1,216 @@
+"""Sweeps: a run file with a ``[sweep]`` table becomes independent runs, one per point.
+
+```toml
+[sweep]
+name = "ablation"                                  # optional; default: the file's stem
+grid = { "kl.threshold" = [0.0, 0.3] }             # optional; every combination of the lists
+
+[[sweep.points]]                                   # optional; named points
+name = "ultra"
+schedule = { name = "ultra_conservative" }         # a table value replaces the whole section
+"kl.threshold" = 0.3                               # a quoted dotted key sets one key
+```
+
+The points are the named points (or one unnamed point) crossed with the grid; each applies its
+overrides to the rest of the file, exactly as ``vaeframe run FILE --set KEY=VALUE`` would.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import shlex
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from vaeframe.config import RunConfig, build_config, parse_toml
+from vaeframe.errors import ConfigError, VaeframeError
+from vaeframe.overrides import parse_path, set_path
+from vaeframe.plugins import Registry
+
+SWEEP_KEYS = ("grid", "name", "points")
+
+
+@attrs.frozen
+class SweepPoint:
+    """One point: its label (part of its run name) and its overrides in the order applied."""
+
+    index: int
+    label: str
+    overrides: tuple[tuple[str, Any], ...]
+
+
+@attrs.frozen
+class Sweep:
+    source: Path
+    name: str
+    output_dir: str
+    base: Mapping[str, Any]  # the run file without its [sweep] table
+    points: tuple[SweepPoint, ...]
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Mapping):
+        return "_".join(f"{k}={_format_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "_".join(_format_value(v) for v in value)
+    return str(value)
+
+
+def run_name(sweep_name: str, label: str) -> str:
+    """``<sweep>-<label>`` with only characters that are safe in a directory name."""
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", f"{sweep_name}-{label}" if label else sweep_name)
+
+
+def _key(where: str, key: str) -> str:
+    """``where."a.b"``: a dotted key quoted as TOML writes it."""
+    return f'{where}."{key}"' if "." in key else f"{where}.{key}"
+
+
+def _overrides(table: Mapping[str, Any], source: str, where: str) -> list[tuple[str, Any]]:
+    found = []
+    for key, value in table.items():
+        if parse_path(key) is None:
+            raise ConfigError(source, _key(where, key), "not a key path such as kl.threshold")
+        found.append((key, value))
+    return found
+
+
+def _points(table: Mapping[str, Any], source: str) -> list[SweepPoint]:
+    unknown = sorted(set(table) - set(SWEEP_KEYS))
+    if unknown:
+        raise ConfigError(source, f"sweep.{unknown[0]}",
+                          f"unknown key; valid keys: {', '.join(SWEEP_KEYS)}")
+    grid = table.get("grid", {})
+    if not isinstance(grid, Mapping):
+        raise ConfigError(source, "sweep.grid", "expected a table of key = [values]")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(source, _key("sweep.grid", key),
+                              "expected a non-empty array of values")
+    named = table.get("points", [{"name": ""}])
+    if not isinstance(named, list) or not named:
+        raise ConfigError(source, "sweep.points", "expected an array of tables ([[sweep.points]])")
+    bases: list[tuple[str, list[tuple[str, Any]]]] = []
+    for i, point in enumerate(named):
+        where = f"sweep.points[{i}]"
+        if not isinstance(point, Mapping):
+            raise ConfigError(source, where, "expected a table")
+        label = point.get("name")
+        if not isinstance(label, str) or (not label and "points" in table):
+            raise ConfigError(source, f"{where}.name", "every point needs a name (a string)")
+        if label in (name for name, _ in bases):
+            raise ConfigError(source, f"{where}.name", f"point name {label!r} is used twice")
+        rest = {k: v for k, v in point.items() if k != "name"}
+        bases.append((label, _overrides(rest, source, where)))
+    grid_items = _overrides(grid, source, "sweep.grid")
+    points = []
+    for label, overrides in bases:
+        for combo in itertools.product(*(values for _, values in grid_items)):
+            grid_sets = [(key, value) for (key, _), value in zip(grid_items, combo, strict=True)]
+            parts = [label] * bool(label) + [f"{k}={_format_value(v)}" for k, v in grid_sets]
+            points.append(SweepPoint(len(points), "-".join(parts),
+                                     tuple(overrides + grid_sets)))
+    return points
+
+
+def point_raw(sweep: Sweep, point: SweepPoint, directory: Path) -> dict[str, Any]:
+    """The run file of ``point``, its runs going into ``directory``."""
+    raw = copy.deepcopy(dict(sweep.base))
+    flag = f"{sweep.source} [sweep point {point.label or point.index}]"
+    for key, value in point.overrides:
+        path = parse_path(key)
+        assert path is not None
+        set_path(raw, path, value, flag)
+    run = raw.setdefault("run", {})
+    run["name"] = run_name(sweep.name, point.label)
+    run["output_dir"] = str(directory)
+    return raw
+
+
+def point_config(sweep: Sweep, point: SweepPoint, directory: Path,
+                 registry: Registry) -> RunConfig:
+    source = f"{sweep.source} [sweep point {point.label or point.index}]"
+    return build_config(point_raw(sweep, point, directory), registry, source)
+
+
+def load_sweep(path: Path, registry: Registry) -> Sweep:
+    """Read a sweep file and check every point's run configuration before anything runs."""
+    raw = parse_toml(path)
+    table = raw.pop("sweep", None)
+    if not isinstance(table, Mapping):
+        raise ConfigError(str(path), "sweep", "a sweep file needs a [sweep] table "
+                          "(see `vaeframe sweep --help`)")
+    name = table.get("name", path.stem)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(str(path), "sweep.name", "expected a non-empty string")
+    output_dir = raw.get("run", {}).get("output_dir", "runs")
+    sweep = Sweep(path, name, str(output_dir), raw,
+                  tuple(_points({k: v for k, v in table.items() if k != "name"}, str(path))))
+    for point in sweep.points:
+        point_config(sweep, point, Path(sweep.output_dir), registry)
+    return sweep
+
+
+def default_dir(sweep: Sweep) -> Path:
+    """``<run.output_dir>/<sweep name>-<timestamp>``."""
+    return Path(sweep.output_dir) / f"{sweep.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def select(sweep: Sweep, which: str) -> SweepPoint:
+    """A point by index (from 0) or label."""
+    for point in sweep.points:
+        if which in (str(point.index), point.label):
+            return point
+    labels = ", ".join(f"{p.index} ({p.label})" if p.label else str(p.index)
+                       for p in sweep.points)
+    raise ConfigError(str(sweep.source), "--point", f"no point {which!r}; points: {labels}")
+
+
+def list_commands(sweep: Sweep, directory: Path) -> list[str]:
+    """One shell command per point, then the report command: for a cluster scheduler."""
+    lines = []
+    for point in sweep.points:
+        sets = ", ".join(f"{k} = {v!r}" for k, v in point.overrides) or "the file as it is"
+        lines.append(shlex.join(["vaeframe", "sweep", str(sweep.source), "--point",
+                                 str(point.index), "--dir", str(directory)])
+                     + f"  # {point.label or 'point'}: {sets}")
+    lines.append(f"vaeframe report {shlex.quote(str(directory))}/{sweep.name}*/ "
+                 f"--out {shlex.quote(str(directory / 'report'))}")
+    return lines
+
+
+def run_points(sweep: Sweep, points: list[SweepPoint], directory: Path,
+               registry: Registry) -> tuple[list[str], dict[str, Any] | None]:
+    """Run ``points`` one after another into ``directory``.
+
+    Returns the labels of the points that failed (the next point still runs after a failure)
+    and, if a signal stopped a run, that run's summary (no later point runs then).
+    """
+    from vaeframe.engine import run
+
+    failed = []
+    directory.mkdir(parents=True, exist_ok=True)
+    for point in points:
+        config = point_config(sweep, point, directory, registry)
+        print(f"sweep {sweep.name}: point {point.index + 1}/{len(sweep.points)} "
+              f"{point.label!r} → {config.run.name}", file=sys.stderr)
+        try:
+            summary = run(config)
+        except VaeframeError as exc:
+            print(f"error: point {point.label!r}: {exc}", file=sys.stderr)
+            failed.append(point.label or str(point.index))
+            continue
+        if summary.get("status") == "interrupted":
+            return failed, summary
+        if summary.get("status") != "finished":
+            failed.append(point.label or str(point.index))
+    return failed, None
