@@ -10,9 +10,10 @@ import torch
 from conftest import CONFIGS
 
 from vaeframe.config import build_config
-from vaeframe.engine import Trainer, create_run_dir
+from vaeframe.engine import Trainer
 from vaeframe.overrides import apply_overrides
 from vaeframe.plugins import build_registry
+from vaeframe.runner import create_run_dir
 
 REGISTRY = build_registry()
 

@@ -89,7 +89,7 @@ def command_run(args: argparse.Namespace) -> int:
     for note in config.notes:
         print(f"note: {note}", file=sys.stderr)
 
-    from vaeframe.engine import run
+    from vaeframe.runner import run
 
     summary = run(config, resume_dir=args.resume)
     if summary.get("status") == "interrupted":

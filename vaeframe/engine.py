@@ -1,25 +1,22 @@
-"""The training loop: builds what a run file names, trains, evaluates, checkpoints, resumes."""
+"""The trainer: the training loop, evaluation, checkpoints and resuming of one run."""
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from vaeframe import distributed
-from vaeframe.api import GridData, RunInfo
+from vaeframe.api import GridData
 from vaeframe.checkpoint import load_checkpoint, save_checkpoint
 from vaeframe.config import ComponentConfig, RunConfig
 from vaeframe.criteria import evaluate_run
-from vaeframe.distributed import World, world_from_environment
+from vaeframe.distributed import World
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
 from vaeframe.fastpath import check_fast_path, make_step_function
 from vaeframe.grids import pack_grids
@@ -27,12 +24,11 @@ from vaeframe.interrupts import StopRequest
 from vaeframe.losses import focal_loss, kl_per_dim
 from vaeframe.metrics import evaluate
 from vaeframe.model import ConvBetaVAE
+from vaeframe.plugin_calls import call_plugin, plugin_failure
 from vaeframe.rng import restore_rng_state, rng_state, seed_everything
 from vaeframe.schedules import BetaScheduler
 
 STEP_SCALARS = ("loss", "recon_loss", "kl_loss", "kl_raw")
-CONFIG_FILE = "config.toml"
-SUMMARY_FILE = "summary.json"
 LAST_CHECKPOINT = Path("checkpoints", "last.pt")
 BEST_CHECKPOINT = Path("checkpoints", "best.pt")
 
@@ -55,53 +51,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "mps" and not torch.backends.mps.is_available():
         raise VaeframeError("train.device = 'mps', but MPS is not available; use 'auto' or 'cpu'")
     return torch.device(name)
-
-
-def create_run_dir(output_dir: str, name: str) -> Path:
-    """A new directory ``output_dir/name-YYYYmmdd-HHMMSS[-N]``; never an existing one."""
-    base = Path(output_dir)
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        for attempt in range(1000):
-            candidate = base / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
-            try:
-                candidate.mkdir()
-                return candidate
-            except FileExistsError:
-                continue
-    except OSError as exc:
-        raise VaeframeError(f"run.output_dir = {output_dir!r}: cannot create a run directory "
-                            f"there ({exc.strerror}); choose a writable directory") from None
-    raise VaeframeError(f"run.output_dir = {output_dir!r}: too many runs named {name!r}")
-
-
-def plugin_failure(component: ComponentConfig, method: str, exc: Exception) -> VaeframeError:
-    """An exception raised inside a plugin, as an error that names the plugin."""
-    if isinstance(exc, VaeframeError):
-        return exc
-    return PluginError(f"{component.describe()} failed in {method}(): "
-                       f"{type(exc).__name__}: {exc}")
-
-
-def call_plugin(component: ComponentConfig, method: str, *args: Any) -> Any:
-    """Call ``component.params.method(*args)``; a failure names the plugin."""
-    try:
-        return getattr(component.params, method)(*args)
-    except Exception as exc:
-        raise plugin_failure(component, method, exc) from exc
-
-
-def close_loggers(loggers: list[ComponentConfig], summary: Mapping[str, Any],
-                  status: str) -> list[str]:
-    """Close every logger, even when one fails; returns the failures' messages."""
-    failures = []
-    for logger in loggers:
-        try:
-            call_plugin(logger, "close", summary, status)
-        except VaeframeError as exc:
-            failures.append(str(exc))
-    return failures
 
 
 def per_dim_metrics(prefix: str, values: list[float]) -> dict[str, float]:
@@ -478,77 +427,3 @@ class Trainer:
             "criteria": evaluate_run(self.history, self.config.to_dict(),
                                      self.scheduler.beta_history),
         }
-
-
-def run(config: RunConfig, resume_dir: Path | None = None) -> dict[str, Any]:
-    """Train ``config`` into a new run directory, or continue the run in ``resume_dir``.
-
-    Under torchrun every rank trains; rank 0 alone writes the run directory and logs.
-    Returns the summary written to ``summary.json``; its ``status`` is ``finished``,
-    ``interrupted`` (with ``signal``) or ``failed``.
-    """
-    t = config.train
-    world = world_from_environment()
-    check_fast_path(t.compile, t.precision, t.on_nonfinite, resolve_device(t.device))
-    distributed.check_parallel_settings(world, t.compile, t.on_nonfinite)
-    distributed.start(world, resolve_device(t.device))
-    try:
-        return _run(config, resume_dir, world)
-    finally:
-        distributed.stop(world)
-
-
-def _agreed_run_dir(config: RunConfig, resume_dir: Path | None, world: World) -> Path:
-    """Rank 0 makes (or takes) the run directory and tells the others, or its error."""
-    found: Path | str = ""
-    if world.is_main:
-        try:
-            found = resume_dir or create_run_dir(config.run.output_dir, config.run.name)
-        except VaeframeError as exc:
-            found = str(exc)
-    found = world.broadcast(found)
-    if isinstance(found, str):
-        raise VaeframeError(found)
-    return found
-
-
-def _run(config: RunConfig, resume_dir: Path | None, world: World) -> dict[str, Any]:
-    run_dir = _agreed_run_dir(config, resume_dir, world)
-    checkpoint = None if resume_dir is None else load_checkpoint(run_dir / LAST_CHECKPOINT)
-    resolved = config.to_dict()
-    if world.is_main:
-        (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved), encoding="utf-8")
-    opened: list[ComponentConfig] = []
-    status, summary, trainer, close_failures = "failed", None, None, []
-    with StopRequest() as stop:
-        try:
-            trainer = Trainer(config, run_dir, opened, stop, world)
-            if checkpoint is not None:
-                trainer.load_state_dict(checkpoint, run_dir / LAST_CHECKPOINT)
-            info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
-                           resumed=checkpoint is not None,
-                           resume_step=trainer.step if checkpoint is not None else 0)
-            for logger in config.loggers if world.is_main else []:
-                call_plugin(logger, "open", info)
-                opened.append(logger)
-            summary = trainer.fit()
-            status = "finished"
-        except Interrupted as exc:
-            status = "interrupted"
-            summary = {**trainer.summary(status), "signal": exc.signum} if trainer else None
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
-            if summary is None:
-                summary = (trainer.summary(status) if trainer else
-                           {"name": config.run.name, "status": status, "run_dir": str(run_dir)})
-            if world.is_main:
-                (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n",
-                                                    encoding="utf-8")
-            close_failures = close_loggers(opened, summary, status)
-            for failure in close_failures:
-                print(f"warning: {failure}", file=sys.stderr)
-    if close_failures and status == "finished":
-        raise PluginError("training finished, but " + "; ".join(close_failures))
-    return summary

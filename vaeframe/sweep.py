@@ -195,7 +195,7 @@ def run_points(sweep: Sweep, points: list[SweepPoint], directory: Path,
     Returns the labels of the points that failed (the next point still runs after a failure)
     and, if a signal stopped a run, that run's summary (no later point runs then).
     """
-    from vaeframe.engine import run
+    from vaeframe.runner import run
 
     failed = []
     directory.mkdir(parents=True, exist_ok=True)
