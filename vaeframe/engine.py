@@ -12,6 +12,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from vaeframe import distributed
+from vaeframe.allocator import keep_freed_memory
 from vaeframe.api import GridData
 from vaeframe.checkpoint import load_checkpoint, save_checkpoint
 from vaeframe.config import ComponentConfig, RunConfig
@@ -74,6 +75,8 @@ class Trainer:
         self.stop = stop or StopRequest()
         self.world = world or World()
         self.device = distributed.start(self.world, resolve_device(config.train.device))
+        if self.device.type == "cpu":
+            keep_freed_memory()
         # sampling noise differs between ranks; the order of grids (self.generator) does not
         seed_everything(config.run.seed + self.world.rank)
 
