@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,8 +26,6 @@ UNEVEN = ["--set", "data.num_train=100", "--set", "train.batch_size=33",
 
 
 def torchrun(*args: str, timeout: float = 300):
-    import subprocess
-
     return subprocess.run([str(TORCHRUN), "--nproc_per_node=2", "-m", "vaeframe", *args],
                           env=cli_env(), capture_output=True, text=True, timeout=timeout)
 
@@ -64,6 +63,32 @@ def test_two_processes_train_one_model_like_one_process(tmp_path: Path) -> None:
     # the same global batches; only the sampling noise differs between the two runs
     for a, b in zip(epoch_losses(run_two), epoch_losses(run_one), strict=True):
         assert abs(a - b) / b < 0.01, (epoch_losses(run_two), epoch_losses(run_one))
+
+
+THREADS_AFTER_RUN = """
+import json, os, pathlib, sys
+from vaeframe.cli import main
+report, args = pathlib.Path(sys.argv[1]), sys.argv[2:]
+code = main(args)
+names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+(report / f"rank{os.environ['RANK']}.json").write_text(json.dumps({"code": code, "threads": names}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_finished_run_has_ended_its_process_group_threads(tmp_path: Path) -> None:
+    """A group left alive is destroyed at interpreter exit, where gloo can abort the process."""
+    script = tmp_path / "threads_after_run.py"
+    script.write_text(THREADS_AFTER_RUN)
+    result = subprocess.run(
+        [str(TORCHRUN), "--nproc_per_node=2", str(script), str(tmp_path), "run",
+         str(CONFIGS / "smoke.toml"), "--epochs", "1", "--set", f'run.output_dir="{tmp_path}"'],
+        env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    reports = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    for report in reports:
+        assert report["code"] == 0, report
+        assert not [t for t in report["threads"] if "gloo" in t], report
 
 
 def test_resuming_a_two_process_run_is_bit_identical(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ single-process step on the same global batch, uneven last batch included.
 
 from __future__ import annotations
 
+import gc
+import importlib
 import os
 from typing import Any
 
@@ -90,12 +92,24 @@ def start(world: World, device: torch.device) -> torch.device:
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
+        # DDP imports torch._dynamo; imported after the group exists, it keeps the group
+        # alive past destroy_process_group (torch 2.13), so import it first
+        importlib.import_module("torch._dynamo")
+
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device
 
 
 def stop(world: World) -> None:
+    """Leave the process group and end its threads while the interpreter is alive.
+
+    A group that outlives this call is destroyed during interpreter shutdown, where a gloo
+    thread still releasing a finished collective's tensors aborts the process. The trainer
+    that wraps the model in DDP (which holds the group) sits in a reference cycle, so it is
+    collected first.
+    """
     if world.parallel and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
