@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -68,17 +67,6 @@ def test_listing_does_not_import_wandb() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=cli_env())
     assert result.returncode == 0, result.stderr
-
-
-def test_listing_is_fast() -> None:
-    best = min(_timed(["list-plugins"]) for _ in range(3))
-    assert best < 2.0, f"list-plugins took {best:.2f} s"  # the benchmark tracks the 0.5 s goal
-
-
-def _timed(args: list[str]) -> float:
-    start = time.perf_counter()
-    assert vaeframe(*args).returncode == 0
-    return time.perf_counter() - start
 
 
 @pytest.fixture
