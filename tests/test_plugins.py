@@ -108,6 +108,23 @@ def plugin_dir(tmp_path: Path) -> Path:
             def register_schedules(register):
                 register("half", Half)
         """,
+        "name_field_plugin": """
+            import attrs
+            from vaeframe import hookimpl
+
+            @attrs.define
+            class Labelled:
+                '''A constant β with a label.'''
+                name: str = "mine"
+                value: float = 0.1
+
+                def beta(self, epoch, num_epochs):
+                    return self.value
+
+            @hookimpl
+            def register_schedules(register):
+                register("labelled", Labelled)
+        """,
     }
     for name, source in modules.items():
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
@@ -210,6 +227,23 @@ def test_misspelled_hook_is_reported(plugin_dir: Path) -> None:
     [problem] = data["problems"]
     assert "misspelled_plugin" in problem and "register_schedule" in problem
     assert "did you mean 'register_schedules'" in problem
+
+
+def test_a_field_called_name_is_refused_where_it_is_registered(plugin_dir: Path,
+                                                               tmp_path: Path) -> None:
+    """``name`` picks the component in the run file, so the field could never be set."""
+    data = listing("-p", "name_field_plugin", PYTHONPATH=str(plugin_dir))
+    [problem] = data["problems"]
+    assert "plugin 'name_field_plugin'" in problem
+    assert "schedule 'labelled' (Labelled) has a field called 'name'" in problem
+    assert "labelled" not in names(data, "schedules")
+
+    run = vaeframe("-p", "name_field_plugin", "run", CONFIGS / "smoke.toml",
+                   "--beta-schedule", "labelled", "--set", f'run.output_dir="{tmp_path / "runs"}"',
+                   PYTHONPATH=str(plugin_dir))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "unknown schedule 'labelled'" in run.stderr and "field called 'name'" in run.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 def test_duplicate_name_names_both_sources(plugin_dir: Path) -> None:

@@ -94,6 +94,8 @@ class PluginFailure:
 
 
 def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, PluginError):  # vaeframe's own message says it all
+        return str(exc)
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
@@ -175,6 +177,11 @@ class Registry:
                 raise PluginError(f"{label} names must be non-empty strings, got {name!r}")
             if not (isinstance(cls, type) and attrs.has(cls)):
                 raise PluginError(f"{label} '{name}' must be an attrs class, got {cls!r}")
+            if any((field.alias or field.name) == "name" for field in attrs.fields(cls)
+                   if field.init):
+                raise PluginError(f"{label} '{name}' ({cls.__qualname__}) has a field called "
+                                  "'name', which the run file uses to pick the component; "
+                                  "rename the field")
             existing = self.components[kind].get(name)
             if existing is not None:
                 self.conflicts[(kind, name)] = (
