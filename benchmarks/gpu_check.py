@@ -15,16 +15,16 @@ from pathlib import Path
 
 import torch
 
-from vaeframe.config import build_config, parse_toml
+from vaeframe.config import parse_toml
 from vaeframe.engine import Trainer
-from vaeframe.overrides import apply_overrides
+from vaeframe.overrides import configure
 from vaeframe.plugins import get_registry
 
 
 def trainer(run_file: Path, run_dir: Path, *sets: str) -> Trainer:
-    raw, switched = apply_overrides(parse_toml(run_file),
-                                    sets=['train.device="cuda"', "loggers=[]", *sets])
-    return Trainer(build_config(raw, get_registry(), str(run_file), switched), run_dir, [])
+    config = configure(parse_toml(run_file), get_registry(), str(run_file),
+                       sets=['train.device="cuda"', "loggers=[]", *sets])
+    return Trainer(config, run_dir, [])
 
 
 def no_sync_between_logging_steps(run_file: Path, run_dir: Path, mode: str) -> dict[str, object]:

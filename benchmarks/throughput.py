@@ -22,15 +22,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from vaeframe.config import build_config, parse_toml
+from vaeframe.config import parse_toml
 from vaeframe.engine import Trainer
-from vaeframe.model import ConvBetaVAE
-from vaeframe.overrides import apply_overrides
+from vaeframe.overrides import configure
 from vaeframe.plugins import get_registry
 
 
-def plain_epoch(model: ConvBetaVAE, optimizer: torch.optim.Optimizer, grids: torch.Tensor,
+def plain_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, grids: torch.Tensor,
                 batch_size: int, beta: float, free_bits: float, gamma: float) -> None:
     """What a researcher would write by hand: shuffle, forward, focal loss + β·KL, step."""
     order = torch.randperm(grids.shape[0], device=grids.device)
@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             f'train.precision="{args.precision}"', 'loggers=[{name="jsonl"}]']
     if args.batch_size:
         sets.append(f"train.batch_size={args.batch_size}")
-    raw, switched = apply_overrides(parse_toml(args.run_file), sets=sets)
-    config = build_config(raw, get_registry(), str(args.run_file), switched)
+    config = configure(parse_toml(args.run_file), get_registry(), str(args.run_file), sets=sets)
     threshold = getattr(config.kl.params, "threshold", 0.0)
 
     with tempfile.TemporaryDirectory() as run_dir:
@@ -90,13 +89,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         batch_size = config.train.batch_size
 
         torch.manual_seed(config.run.seed)
-        plain = ConvBetaVAE(config.model.latent_dim, tuple(config.model.channels)).to(device)
+        plain = config.model.params.build().to(device)  # the same architecture, built plainly
         plain_opt = torch.optim.Adam(plain.parameters(), lr=config.train.lr)
         grids = engine.train_grids
 
         def run_plain() -> None:
             plain_epoch(plain, plain_opt, grids, batch_size, args.beta, threshold,
-                        config.model.focal_gamma)
+                        getattr(config.loss.params, "gamma", 0.0))
 
         def run_engine() -> None:
             engine.train_epoch()

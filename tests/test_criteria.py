@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from vaeframe.config import ComponentConfig
 from vaeframe.criteria import evaluate_run, measure_period
+from vaeframe.declarations import Declared, declarations
 from vaeframe.plugins import build_registry
 
 REGISTRY = build_registry()
@@ -30,8 +32,16 @@ def row(epoch: int, beta: float, kl: list[float], acc: tuple[float, float] | Non
     return r
 
 
-def config(schedule: dict[str, Any], kl: dict[str, Any], latent_dim: int = 3) -> dict[str, Any]:
-    return {"model": {"latent_dim": latent_dim}, "schedule": schedule, "kl": kl}
+def component(kind: str, table: dict[str, Any]) -> ComponentConfig:
+    fields = dict(table)
+    name = fields.pop("name")
+    return ComponentConfig(kind, name, REGISTRY.get(kind, name).cls(**fields))
+
+
+def config(schedule: dict[str, Any], kl: dict[str, Any], epochs: int = 100) -> Declared:
+    """What the real schedule and regularizer components declare."""
+    return declarations(component("schedules", schedule), component("kl_regularizers", kl),
+                        epochs)
 
 
 def history(betas: list[float], kl: list[float], acc: tuple[float, float] = (0.5, 0.2)

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 from vaeframe_arc import ArcAgi1, ArcAgi2, Synthetic
+from vaeframe_losses import Focal
+from vaeframe_models.conv_net import ConvBetaVAE
 
 from vaeframe import VaeframeError
 from vaeframe.grids import PAD, pack_grids
 from vaeframe.metrics import evaluate
-from vaeframe.model import ConvBetaVAE
 
 
 def test_arc_agi_1_trains_on_training_tasks_and_holds_out_evaluation_tasks() -> None:
@@ -51,10 +52,10 @@ def test_nonblack_accuracy_counts_only_coloured_cells() -> None:
     model = Echo(latent_dim=2, channels=(2, 2, 2))
     grids = pack_grids([np.array([[0, 1], [2, 0]]), np.array([[3]])], "test")
     model.current = grids
-    result = evaluate(model, grids, batch_size=8, focal_gamma=2.0, reduction="sum")
+    result = evaluate(model, grids, batch_size=8, recon_loss=Focal().loss)
     assert result["nonblack_acc"].item() == 1.0  # black cells are wrong but do not count
     model.current = torch.where(grids == 3, torch.full_like(grids, 4), grids)
-    result = evaluate(model, grids, batch_size=8, focal_gamma=2.0, reduction="sum")
+    result = evaluate(model, grids, batch_size=8, recon_loss=Focal().loss)
     assert result["nonblack_acc"].item() == pytest.approx(2 / 3)
 
 

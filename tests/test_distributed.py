@@ -11,12 +11,12 @@ import pytest
 import torch
 from conftest import CONFIGS, cli_env, only_run_dir, read_jsonl, vaeframe
 from vaeframe_arc import Synthetic
+from vaeframe_models import Conv
 from vaeframe_regularizers import FreeBits
 
 from vaeframe.checkpoint import load_checkpoint
 from vaeframe.distributed import World
 from vaeframe.grids import pack_grids
-from vaeframe.model import ConvBetaVAE
 from vaeframe.rng import seed_everything
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
@@ -112,7 +112,7 @@ def test_batch_form_of_free_bits_uses_each_ranks_local_batch_mean(tmp_path: Path
     """Under DDP, per = "batch" clamps the batch means of each rank's own shard."""
     seed_everything(0)  # rank 0's initial weights, which DDP broadcasts
     grids = pack_grids(Synthetic(num_train=96, num_heldout=32).load().train, "test")
-    model = ConvBetaVAE(4, (8, 16, 16))
+    model = Conv(latent_dim=4, channels=[8, 16, 16]).build()
     first_batch = torch.randperm(96, generator=torch.Generator().manual_seed(0))[:32]
     with torch.no_grad():
         mu, logvar = model.encode(grids[first_batch])

@@ -9,9 +9,8 @@ import tomllib
 import torch
 from conftest import CONFIGS
 
-from vaeframe.config import build_config
 from vaeframe.engine import Trainer
-from vaeframe.overrides import apply_overrides
+from vaeframe.overrides import configure
 from vaeframe.plugins import build_registry
 from vaeframe.runner import create_run_dir
 
@@ -20,8 +19,7 @@ REGISTRY = build_registry()
 
 def smoke_config(tmp_path: Path, *sets: str):
     raw = tomllib.loads((CONFIGS / "smoke.toml").read_text())
-    raw, switched = apply_overrides(raw, sets=[f"run.output_dir={tmp_path}", *sets])
-    return build_config(raw, REGISTRY, "smoke.toml", switched)
+    return configure(raw, REGISTRY, "smoke.toml", sets=[f"run.output_dir={tmp_path}", *sets])
 
 
 def train(tmp_path: Path, *sets: str) -> Trainer:
@@ -58,12 +56,16 @@ SYNC_METHODS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__in
                 "__index__")
 
 
+@pytest.mark.parametrize("kl", ['{name="free_bits", threshold=0.1}',
+                                '{name="capacity", gamma=10.0, c_max=5.0}'])
 def test_training_steps_make_no_host_sync_except_at_logging_steps(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = smoke_config(tmp_path, "train.log_every_n_steps=2", "train.batch_size=16")
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kl: str) -> None:
+    """Also with a regularizer that reads the progress and monitors a value."""
+    config = smoke_config(tmp_path, "train.log_every_n_steps=2", "train.batch_size=16",
+                          f"kl={kl}")
     trainer = Trainer(config, tmp_path, [])
     trainer.scheduler.step(1)
-    trainer.train_step(trainer.train_grids[:16])  # creates the optimizer's state
+    trainer.training_step(trainer.train_grids[:16])  # creates the optimizer's state
     # Adam keeps its step counters on the host by design (reading them never waits for a GPU)
     host_counters = {id(state["step"]) for state in trainer.optimizer.state.values()}
     calls: list[tuple[str, int]] = []

@@ -76,6 +76,13 @@ def test_example_run_file_runs_end_to_end(tmp_path: Path) -> None:
     rows = read_jsonl(run_dir / "metrics.jsonl")
     assert [r["beta"] for r in rows if "epoch/loss" in r] == summary["beta_history"]
 
+    # the schedule declares its period, so it gets the cyclical criterion like a built-in
+    period = math.ceil(epochs / schedule["M"])
+    assert summary["declared"]["beta_period"] == period
+    [cycles] = [c for c in summary["criteria"] if c["id"] == "beta_period"]
+    assert cycles["measured"] == period and cycles["threshold"] == period
+    assert cycles["passed"] is True
+
 
 def test_example_imports_only_the_public_api() -> None:
     """The example must not reach into vaeframe's modules: only ``from vaeframe import ...``."""

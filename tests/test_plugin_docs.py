@@ -36,7 +36,7 @@ def guide_section(hook: str) -> str:
 
 
 def test_every_hook_specification_is_wired_into_the_registry() -> None:
-    assert HOOKS and set(HOOKS) == {hook for hook, _ in KINDS.values()}
+    assert HOOKS and set(HOOKS) == {kind.hook for kind in KINDS.values()}
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -328,7 +328,7 @@ def test_schedule_raising_mid_run_names_its_plugin_and_keeps_the_checkpoint(
     run_dir = only_run_dir(tmp_path)
     last = run_dir / "checkpoints" / "last.pt"
     assert ("error: schedule 'fragile' of plugin 'fragile_plugin' (entry point 'fragile', "
-            "package fragile-dist 1.5) raised at epoch 3: ValueError: no β for epoch 3; "
+            "package fragile-dist 1.5) failed in beta() at epoch 3: ValueError: no β for epoch 3; "
             f"training stopped after epoch 2; the last good checkpoint is {last}"
             ) in result.stderr
 

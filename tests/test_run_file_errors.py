@@ -57,7 +57,10 @@ def assert_clear_error(result, *fragments: str) -> None:
         ('name = "synthetic"', 'name = "arc-agi-3"',
          ["data.name", "unknown dataset 'arc-agi-3'", "arc-agi-1, arc-agi-2, synthetic"]),
         ('name = "free_bits"', 'name = "free_bits"\nper = "token"', ["kl.per", "'sample'"]),
-        ("[model]", "[model]\nrecon_reduction = 'max'", ["model.recon_reduction", "'sum'"]),
+        ("[kl]", "[loss]\nreduction = 'max'\n\n[kl]", ["loss.reduction", "'sum'"]),
+        ("[kl]", "[loss]\nname = 'focal'\ngamma = -1\n\n[kl]", ["loss.gamma", ">= 0.0"]),
+        ('name = "conv"', 'name = "convv"', ["model.name", "unknown model 'convv'", "resconv"]),
+        ("[kl]", "[loss]\nname = 'l2'\n\n[kl]", ["loss.name", "cross_entropy, focal"]),
         ("latent_dim = 4", "latent_dim = 0", ["model.latent_dim", "must be >= 1"]),
         ("seed = 0", "seed = 'zero'", ["run.seed", "expected an integer"]),
         ('name = "jsonl"', 'name = "jsonl"\nfilename = 3', ["loggers[1].filename", "string"]),
@@ -96,7 +99,37 @@ def test_resume_and_run_file_together() -> None:
 
 def test_component_that_is_not_a_table() -> None:
     assert_clear_error(vaeframe("run", CONFIGS / "smoke.toml", "--set", "schedule=3"),
-                       "smoke.toml: schedule: expected a table, got integer 3")
+                       "--set schedule=3: schedule: expected a table, got integer 3")
+
+
+@pytest.mark.parametrize(("flag", "expected"), [
+    (["--free-bits", "-1"], "error: --free-bits -1: kl.threshold: must be >= 0.0, got -1.0"),
+    (["--beta-max", "-0.5"], "error: --beta-max -0.5: schedule.max_beta: must be >= 0.0"),
+    (["--epochs", "0"], "error: --epochs 0: train.epochs: must be >= 1, got 0"),
+    (["--set", "train.lr=0"], "error: --set train.lr=0: train.lr: must be > 0.0"),
+    (["--set", "loggers.1.filename=3"], "error: --set loggers.1.filename=3: "
+                                        "loggers[1].filename: expected a string"),
+    (["--beta-schedule", "cyclical", "--set", "schedule.cycle_length=1"],
+     "error: --set schedule.cycle_length=1: schedule.cycle_length: must be >= 2"),
+])
+def test_a_bad_value_from_a_flag_names_the_flag(flag: list[str], expected: str) -> None:
+    """The run file holds no such value: the flag that set it is to blame."""
+    assert_clear_error(vaeframe("run", CONFIGS / "smoke.toml", *flag), expected)
+
+
+def test_a_bad_value_the_flags_did_not_touch_names_the_file(tmp_path: Path) -> None:
+    bad = write(tmp_path, SMOKE.replace("batch_size = 32", "batch_size = 0"))
+    assert_clear_error(vaeframe("run", bad, "--free-bits", "0.2", "--epochs", "2"),
+                       f"error: {bad}: train.batch_size: must be >= 1, got 0")
+
+
+@pytest.mark.parametrize(("key", "value", "moved"), [
+    ("focal_gamma", "2.0", "loss.gamma = 2.0"), ("recon_reduction", "'sum'", "loss.reduction")])
+def test_a_run_file_in_the_old_layout_says_where_the_key_moved(
+        tmp_path: Path, key: str, value: str, moved: str) -> None:
+    bad = write(tmp_path, SMOKE.replace("latent_dim = 4", f"latent_dim = 4\n{key} = {value}"))
+    assert_clear_error(vaeframe("run", bad), f"{bad}: model.{key}: has moved", moved,
+                       "[loss] section")
 
 
 def test_no_run_file() -> None:

@@ -1,4 +1,5 @@
-"""Every schedule against the seed's formulas (SEED-SPEC.md §1), epochs 1-indexed."""
+"""Every schedule against the specification's formulas (docs/specification.md), epochs
+1-indexed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from vaeframe import BetaScheduler, ConfigError, PluginError, get_beta_schedule
 
 
 def seed_warmup_ramp(epoch: int, max_beta: float, warmup_epochs: int, ramp_epochs: int) -> float:
-    """SEED-SPEC.md §1.1, verbatim in logic."""
+    """The specification's ultra-conservative formula, step by step."""
     if epoch <= warmup_epochs:
         return 0.0
     elif epoch <= warmup_epochs + ramp_epochs:
@@ -19,7 +20,7 @@ def seed_warmup_ramp(epoch: int, max_beta: float, warmup_epochs: int, ramp_epoch
 
 
 def seed_cyclical(epoch: int, max_beta: float, cycle_length: int) -> float:
-    """SEED-SPEC.md §1.2, verbatim in logic."""
+    """The specification's cyclical formula, step by step."""
     cycle_position = epoch % cycle_length
     if cycle_position < cycle_length / 2:
         return (cycle_position / (cycle_length / 2)) * max_beta
@@ -96,5 +97,5 @@ def test_schedule_raising_names_epoch() -> None:
         def beta(self, epoch: int, num_epochs: int) -> float:
             raise ZeroDivisionError("boom")
 
-    with pytest.raises(PluginError, match=r"raised at epoch 3.*boom"):
+    with pytest.raises(PluginError, match=r"failed in beta\(\) at epoch 3.*boom"):
         BetaScheduler(Broken(), 5).step(3)

@@ -97,7 +97,7 @@ def test_the_ablation_file_holds_the_seeds_test_commands() -> None:
         "ultra-b0.1-fb0.3-mean": ("ultra_conservative", 0.1, "free_bits", 0.3, "sample"),
         "ultra-b0.1-fb0.3-batch-mean": ("ultra_conservative", 0.1, "free_bits", 0.3, "batch"),
     }
-    assert [label for label, c in configs.items() if c.model.recon_reduction == "mean"] == [
+    assert [label for label, c in configs.items() if c.loss.params.reduction == "mean"] == [
         "ultra-b0.1-fb0.3-mean", "ultra-b0.1-fb0.3-batch-mean"]
 
 

@@ -5,8 +5,9 @@ The public API for plugin authors and notebook users. Importing it does not impo
 
 from __future__ import annotations
 
-from vaeframe.api import GridData, Logger, RunInfo
+from vaeframe.api import GridData, Logger, Progress, RunInfo
 from vaeframe.errors import ConfigError, PluginError, TrainingError, VaeframeError
+from vaeframe.grids import NUM_CLASSES, NUM_COLOURS, PAD, SIDE, pack_grids
 from vaeframe.hookspecs import hookimpl
 from vaeframe.schedules import BetaScheduler, get_beta_schedule, make_schedule
 from vaeframe.validators import ParameterError, at_least, greater_than, one_of
@@ -14,12 +15,17 @@ from vaeframe.validators import ParameterError, at_least, greater_than, one_of
 __version__ = "0.1.0"
 
 __all__ = [
+    "NUM_CLASSES",
+    "NUM_COLOURS",
+    "PAD",
+    "SIDE",
     "BetaScheduler",
     "ConfigError",
     "GridData",
     "Logger",
     "ParameterError",
     "PluginError",
+    "Progress",
     "RunInfo",
     "TrainingError",
     "VaeframeError",
@@ -30,4 +36,5 @@ __all__ = [
     "hookimpl",
     "make_schedule",
     "one_of",
+    "pack_grids",
 ]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 @attrs.frozen
@@ -20,6 +23,46 @@ class GridData:
     train: list[np.ndarray]
     heldout: list[np.ndarray]
     description: str = ""
+
+
+@attrs.frozen
+class Progress:
+    """Where training is, as 0-d float32 tensors on the training device.
+
+    The engine updates them in place before every step, the way it sets β, so a component
+    that reads them is a pure function of its fields and the progress: a resumed run needs
+    no extra state, and a captured CUDA graph or a compiled step sees the current values.
+
+    - ``epoch``: the epoch in progress, 1-indexed.
+    - ``step``: the global optimisation step in progress, 1-indexed (the step loggers see).
+    - ``num_epochs``: the run's length in epochs.
+    - ``fraction``: the share of training done before this step, from 0 to 1.
+    - ``epochs_done``: ``fraction · num_epochs``, epochs done as a real number.
+    """
+
+    epoch: torch.Tensor
+    step: torch.Tensor
+    num_epochs: torch.Tensor
+    fraction: torch.Tensor
+    epochs_done: torch.Tensor
+
+    @classmethod
+    def create(cls, num_epochs: int, device: Any = "cpu") -> Progress:
+        """Progress at the start of a run of ``num_epochs`` epochs."""
+        import torch
+
+        def scalar(value: float) -> torch.Tensor:
+            return torch.tensor(float(value), dtype=torch.float32, device=device)
+
+        return cls(scalar(1), scalar(1), scalar(num_epochs), scalar(0), scalar(0))
+
+    def set(self, epoch: int, step: int, num_epochs: int, fraction: float) -> None:
+        """Move to ``step`` of ``epoch`` (in place; no host sync)."""
+        self.epoch.fill_(epoch)
+        self.step.fill_(step)
+        self.num_epochs.fill_(num_epochs)
+        self.fraction.fill_(fraction)
+        self.epochs_done.fill_(fraction * num_epochs)
 
 
 @attrs.frozen

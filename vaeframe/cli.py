@@ -12,6 +12,7 @@ from typing import Any
 from vaeframe import __version__
 from vaeframe.errors import VaeframeError
 from vaeframe.plugins import KINDS, Registry, get_registry, set_extra_modules
+from vaeframe.rundir import CONFIG_FILE, checkpoint_path
 
 
 def _plugin_options(dest: str) -> argparse.ArgumentParser:
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="β schedule (sets schedule.name; parameters it lacks are dropped)")
     run.add_argument("--beta-max", type=float, metavar="X", help="sets schedule.max_beta")
     run.add_argument("--free-bits", type=float, metavar="NATS",
-                     help="free bits per dimension (sets kl.name = 'free_bits', kl.threshold)")
+                     help="free bits: the KL floor per dimension (sets the floor of the run "
+                          "file's KL regularizer, or selects free_bits with that threshold)")
     run.add_argument("--epochs", type=int, metavar="N", help="sets train.epochs")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                      help="override any key, e.g. --set train.batch_size=128 (repeatable)")
@@ -77,15 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from vaeframe.config import build_config, parse_toml
-    from vaeframe.overrides import apply_overrides
+    from vaeframe.config import parse_toml, upgrade_run_dir_config
+    from vaeframe.overrides import configure
 
     run_file = _run_file(args)
     raw = parse_toml(run_file)
-    raw, switched = apply_overrides(raw, sets=args.sets, beta_schedule=args.beta_schedule,
-                                    beta_max=args.beta_max, free_bits=args.free_bits,
-                                    epochs=args.epochs)
-    config = build_config(raw, get_registry(), str(run_file), switched)
+    if args.resume is not None:
+        raw = upgrade_run_dir_config(raw)
+    config = configure(raw, get_registry(), str(run_file), sets=args.sets,
+                       beta_schedule=args.beta_schedule, beta_max=args.beta_max,
+                       free_bits=args.free_bits, epochs=args.epochs)
     for note in config.notes:
         print(f"note: {note}", file=sys.stderr)
 
@@ -110,11 +113,12 @@ def _run_file(args: argparse.Namespace) -> Path:
     if args.run_file is not None:
         raise VaeframeError("vaeframe run: give either a run file or --resume RUN_DIR, not both "
                             "(a resumed run reads RUN_DIR/config.toml; use --set to change it)")
-    if not (args.resume / "checkpoints" / "last.pt").is_file():
+    last = checkpoint_path(args.resume, "last")
+    if not last.is_file():
         raise VaeframeError(f"--resume {args.resume}: no checkpoint to resume from "
-                            f"({args.resume / 'checkpoints' / 'last.pt'} does not exist); "
+                            f"({last} does not exist); "
                             "resume takes a run directory made by vaeframe run")
-    return args.resume / "config.toml"
+    return args.resume / CONFIG_FILE
 
 
 def command_sweep(args: argparse.Namespace) -> int:

@@ -5,7 +5,6 @@ Every error names the file, the key path (``schedule.max_beta``) and what would 
 
 from __future__ import annotations
 
-import sys
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,13 +16,9 @@ from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from vaeframe.errors import ConfigError, PluginError
-from vaeframe.plugins import KINDS, PluginSource, Registry
+from vaeframe.plugins import KINDS, Kind, PluginSource, Registry
+from vaeframe.tomlio import TOMLDecodeError, loads_toml
 from vaeframe.validators import ParameterError, at_least, greater_than, one_of
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 def _device(_instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -38,20 +33,6 @@ class RunSection:
     name: str = "run"
     seed: int = 0
     output_dir: str = "runs"
-
-
-@attrs.define
-class ModelSection:
-    latent_dim: int = attrs.field(default=10, validator=at_least(1))
-    channels: list[int] = attrs.field(factory=lambda: [32, 64, 128])
-    focal_gamma: float = attrs.field(default=2.0, validator=at_least(0.0))
-    recon_reduction: str = attrs.field(default="sum", validator=one_of("sum", "mean"))
-
-    @channels.validator
-    def _check_channels(self, attribute: attrs.Attribute[Any], value: list[int]) -> None:
-        if len(value) != 3 or min(value) < 1:
-            raise ParameterError(attribute.name,
-                                 f"must be three positive channel counts, got {value!r}")
 
 
 @attrs.define
@@ -81,18 +62,21 @@ class ComponentConfig:
 
     def describe(self) -> str:
         """``schedule 'cyclical' of plugin '...' (entry point '...', package ...)``, for errors."""
-        label = KINDS[self.kind][1]
+        label = KINDS[self.kind].label
         origin = f" of {self.source.describe()}" if self.source else ""
         return f"{label} '{self.name}'{origin}"
 
 
 @attrs.define
 class RunConfig:
+    """A run file, structured: its fixed sections and one component per kind."""
+
     source: str
     run: RunSection
-    data: ComponentConfig
-    model: ModelSection
     train: TrainSection
+    data: ComponentConfig
+    model: ComponentConfig
+    loss: ComponentConfig
     schedule: ComponentConfig
     kl: ComponentConfig
     loggers: list[ComponentConfig]
@@ -103,21 +87,18 @@ class RunConfig:
         def component(c: ComponentConfig) -> dict[str, Any]:
             return {"name": c.name, **converter.unstructure(c.params)}
 
-        return {
-            "run": converter.unstructure(self.run),
-            "data": component(self.data),
-            "model": converter.unstructure(self.model),
-            "train": converter.unstructure(self.train),
-            "schedule": component(self.schedule),
-            "kl": component(self.kl),
-            "loggers": [component(c) for c in self.loggers],
-        }
+        resolved: dict[str, Any] = {"run": converter.unstructure(self.run)}
+        for kind in KINDS.values():
+            value = getattr(self, kind.section)
+            resolved[kind.section] = ([component(c) for c in value] if kind.many
+                                      else component(value))
+        resolved["train"] = converter.unstructure(self.train)
+        return resolved
 
 
-SECTIONS = {"run": RunSection, "model": ModelSection, "train": TrainSection}
-COMPONENT_SECTIONS = {"data": "datasets", "schedule": "schedules", "kl": "kl_regularizers"}
-DEFAULT_COMPONENTS = {"data": "arc-agi-1", "schedule": "linear_warmup", "kl": "none"}
-DEFAULT_LOGGERS = [{"name": "console"}, {"name": "jsonl"}]
+SECTIONS = {"run": RunSection, "train": TrainSection}
+#: keys of run files written before models and losses became components: (old, new)
+MOVED_KEYS = {"model.focal_gamma": "loss.gamma", "model.recon_reduction": "loss.reduction"}
 
 
 # -- the converter -------------------------------------------------------------------------
@@ -187,40 +168,69 @@ def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _structure(data: Any, cls: type, source: str, path: str) -> Any:
+@attrs.frozen
+class Blame:
+    """Where a value came from: the run file, or the command-line flag that set its key.
+
+    ``flags`` maps key paths (``kl.threshold``, ``loggers[1].mode``) to the flag that set
+    them (``--free-bits -1``); an error at a key, or below a key, that a flag set names the
+    flag instead of the file.
+    """
+
+    source: str
+    flags: Mapping[str, str] = attrs.field(factory=dict)
+
+    def origin(self, path: str) -> str:
+        key = path
+        while key:
+            if key in self.flags:
+                return self.flags[key]
+            cut = max(key.rfind("."), key.rfind("["))
+            key = key[:cut] if cut > 0 else ""
+        return self.source
+
+    def error(self, path: str, message: str) -> ConfigError:
+        return ConfigError(self.origin(path), path, message)
+
+    def errors(self, found: list[tuple[str, str]]) -> ConfigError:
+        if len(found) == 1:
+            return self.error(*found[0])
+        lines = "\n".join(f"  {p}: {m}" + (f" (from {self.origin(p)})"
+                                            if self.origin(p) != self.source else "")
+                          for p, m in found)
+        return ConfigError(self.source, "", f"{len(found)} problems:\n{lines}")
+
+
+def _structure(data: Any, cls: type, blame: Blame, path: str) -> Any:
     if not isinstance(data, Mapping):
-        raise ConfigError(source, path, f"expected a table, got {_describe(data)}")
+        raise blame.error(path, f"expected a table, got {_describe(data)}")
     try:
         attrs.resolve_types(cls)
         return converter.structure(dict(data), cls)
     except ParameterError as exc:
-        raise ConfigError(source, _join(path, exc.field), exc.message) from None
+        raise blame.error(_join(path, exc.field), exc.message) from None
     except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
-        errors = _flatten_errors(exc, path)
-        if len(errors) == 1:
-            raise ConfigError(source, *errors[0]) from None
-        lines = "\n".join(f"  {p}: {m}" for p, m in errors)
-        raise ConfigError(source, "", f"{len(errors)} problems:\n{lines}") from None
+        raise blame.errors(_flatten_errors(exc, path)) from None
     except (TypeError, ValueError) as exc:
-        raise ConfigError(source, path, str(exc)) from None
+        raise blame.error(path, str(exc)) from None
 
 
-def _build_component(table: Any, section: str, kind: str, registry: Registry, source: str,
+def _build_component(table: Any, section: str, kind: Kind, registry: Registry, blame: Blame,
                      drop_unknown: bool = False, notes: list[str] | None = None
                      ) -> ComponentConfig:
     if not isinstance(table, Mapping):
-        raise ConfigError(source, section, f"expected a table, got {_describe(table)}")
+        raise blame.error(section, f"expected a table, got {_describe(table)}")
     params = dict(table)
-    name = params.pop("name", None)
+    name = params.pop("name", kind.default)
     if name is None:
-        raise ConfigError(source, f"{section}.name", "missing required key; "
-                          + registry.unknown_message(kind, None).split("; ", 1)[1])
+        raise blame.error(f"{section}.name", "missing required key; "
+                          + registry.unknown_message(kind.name, None).split("; ", 1)[1])
     if not isinstance(name, str):
-        raise ConfigError(source, f"{section}.name", f"expected a string, got {_describe(name)}")
+        raise blame.error(f"{section}.name", f"expected a string, got {_describe(name)}")
     try:
-        component = registry.get(kind, name)
+        component = registry.get(kind.name, name)
     except PluginError as exc:
-        raise ConfigError(source, f"{section}.name", str(exc)) from None
+        raise blame.error(f"{section}.name", str(exc)) from None
     if drop_unknown:
         known = {field.name for field in attrs.fields(component.cls) if field.init}
         dropped = sorted(set(params) - known)
@@ -228,7 +238,7 @@ def _build_component(table: Any, section: str, kind: str, registry: Registry, so
         if dropped and notes is not None:
             notes.append(f"{section} switched to '{name}', which does not take "
                          f"{', '.join(dropped)}: dropped")
-    return ComponentConfig(kind, name, _structure(params, component.cls, source, section),
+    return ComponentConfig(kind.name, name, _structure(params, component.cls, blame, section),
                            component.source)
 
 
@@ -239,31 +249,69 @@ def parse_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read run file: {exc.strerror}") from None
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        return loads_toml(text)
+    except TOMLDecodeError as exc:
         raise ConfigError(str(path), "", f"invalid TOML: {exc}") from None
 
 
+def _check_moved_keys(raw: Mapping[str, Any], blame: Blame) -> None:
+    """A run file in the layout before ``[loss]`` existed gets one error per moved key."""
+    for old, new in MOVED_KEYS.items():
+        section, key = old.split(".")
+        table = raw.get(section)
+        if isinstance(table, Mapping) and key in table:
+            new_section, new_key = new.split(".")
+            raise blame.error(old, f"has moved: set {new_key} in a [{new_section}] section "
+                                   f"({new} = {table[key]!r}); [model] now holds only the "
+                                   "architecture")
+
+
+def upgrade_run_dir_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """A run directory's config.toml written by vaeframe 0.1 (focal-loss keys in ``[model]``,
+    no ``[loss]``) in today's layout; a current one is returned unchanged."""
+    model = raw.get("model")
+    if not isinstance(model, dict) or "loss" in raw or "name" in model:
+        return raw
+    upgraded = {**raw, "model": {k: v for k, v in model.items()
+                                 if f"model.{k}" not in MOVED_KEYS}}
+    upgraded["model"]["name"] = KINDS["models"].default
+    loss = {new.split(".")[1]: model[old.split(".")[1]] for old, new in MOVED_KEYS.items()
+            if old.split(".")[1] in model}
+    upgraded["loss"] = {"name": KINDS["losses"].default, **loss}
+    return upgraded
+
+
 def build_config(raw: Mapping[str, Any], registry: Registry, source: str,
-                 switched: frozenset[str] = frozenset()) -> RunConfig:
-    """Structure a parsed run file; ``switched`` lists component sections whose name was
-    overridden, so that parameters the new component lacks are dropped instead of rejected."""
-    allowed = {*SECTIONS, *COMPONENT_SECTIONS, "loggers"}
+                 switched: frozenset[str] = frozenset(),
+                 flags: Mapping[str, str] | None = None) -> RunConfig:
+    """Structure a parsed run file.
+
+    ``switched`` lists component sections whose name was overridden, so that parameters the
+    new component lacks are dropped instead of rejected; ``flags`` maps the key paths set on
+    the command line to their flags, so that errors there name the flag.
+    """
+    blame = Blame(source, dict(flags or {}))
+    allowed = {*SECTIONS, *(kind.section for kind in KINDS.values())}
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise ConfigError(source, unknown[0],
+        raise blame.error(unknown[0],
                           f"unknown section; valid sections: {', '.join(sorted(allowed))}")
-    sections = {key: _structure(raw.get(key, {}), cls, source, key)
+    _check_moved_keys(raw, blame)
+    sections = {key: _structure(raw.get(key, {}), cls, blame, key)
                 for key, cls in SECTIONS.items()}
     notes: list[str] = []
-    components = {
-        key: _build_component(raw.get(key, {"name": DEFAULT_COMPONENTS[key]}), key, kind,
-                              registry, source, drop_unknown=key in switched, notes=notes)
-        for key, kind in COMPONENT_SECTIONS.items()
-    }
-    logger_tables = raw.get("loggers", DEFAULT_LOGGERS)
-    if not isinstance(logger_tables, list):
-        raise ConfigError(source, "loggers", "expected an array of tables ([[loggers]])")
-    loggers = [_build_component(table, f"loggers[{i}]", "loggers", registry, source)
-               for i, table in enumerate(logger_tables)]
-    return RunConfig(source=source, loggers=loggers, notes=notes, **sections, **components)
+    components: dict[str, Any] = {}
+    for kind in KINDS.values():
+        if kind.many:
+            tables = raw.get(kind.section, [{"name": name} for name in kind.defaults])
+            if not isinstance(tables, list):
+                raise blame.error(kind.section, "expected an array of tables "
+                                                f"([[{kind.section}]])")
+            components[kind.section] = [
+                _build_component(table, f"{kind.section}[{i}]", kind, registry, blame)
+                for i, table in enumerate(tables)]
+        else:
+            components[kind.section] = _build_component(
+                raw.get(kind.section, {"name": kind.default}), kind.section, kind, registry,
+                blame, drop_unknown=kind.section in switched, notes=notes)
+    return RunConfig(source=source, notes=notes, **sections, **components)

@@ -1,4 +1,5 @@
-"""The seed's success criteria (SEED-SPEC.md §6), measured on one run.
+"""The specification's success criteria (docs/specification.md#success-criteria), measured
+on one run.
 
 Each criterion is a plain dict, ready for summary.json::
 
@@ -6,13 +7,17 @@ Each criterion is a plain dict, ready for summary.json::
      "measured": 0.31, "threshold": 0.3, "passed": true, "text": "..."}
 
 ``passed`` is ``None`` where a criterion applies but cannot be measured from this run alone.
-Nothing here imports torch: runs are judged from their history, summary and resolved config.
+Which criteria apply follows from what the run's components declare
+(:mod:`vaeframe.declarations`), never from their names. Nothing here imports torch: runs are
+judged from their history and declarations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from vaeframe.declarations import Declared
 
 ACCURACY_BAR = 0.30  # the seed: "maintains non-black accuracy > 30 %"
 
@@ -62,8 +67,7 @@ def _kl_monitored(rows: Sequence[Row], latent_dim: int) -> dict[str, Any]:
                      f"{len(complete)} of {len(rows)} epochs")
 
 
-def _free_bits_floor(last: Row, kl: Mapping[str, Any]) -> dict[str, Any]:
-    threshold = float(kl["threshold"])
+def _free_bits_floor(last: Row, threshold: float) -> dict[str, Any]:
     values = dims_logged(last, "epoch/kl_per_dim")
     title = "2. free bits prevents collapse"
     if not values:
@@ -76,8 +80,7 @@ def _free_bits_floor(last: Row, kl: Mapping[str, Any]) -> dict[str, Any]:
     extra = f"; held-out min {min(heldout):.3f}" if heldout else ""
     return criterion("free_bits_floor", title, smallest, threshold, passed,
                      f"smallest final-epoch KL per dimension {smallest:.3f} nats (dim {dim}) "
-                     f"{'>=' if passed else '<'} λ = {threshold:g} "
-                     f"(per = {kl.get('per', 'sample')}{extra})")
+                     f"{'>=' if passed else '<'} λ = {threshold:g}{extra}")
 
 
 def _accuracy(last_eval: Row, split: str, label: str, number: str) -> dict[str, Any]:
@@ -93,6 +96,7 @@ def _accuracy(last_eval: Row, split: str, label: str, number: str) -> dict[str, 
 
 
 def _beta_period(betas: Sequence[float], cycle_length: int) -> dict[str, Any]:
+    """Criterion 4 against the period the schedule declares (``cycle_length``)."""
     period = measure_period(betas)
     title = "4. cyclical β cycles"
     if len(betas) < 2 * cycle_length:
@@ -102,14 +106,14 @@ def _beta_period(betas: Sequence[float], cycle_length: int) -> dict[str, Any]:
     found = "β never repeats" if period is None else f"β repeats every {period} epochs"
     return criterion("beta_period", title, period, cycle_length, passed,
                      f"{found} over {len(betas)} epochs (peak {max(betas):g}); "
-                     f"cycle_length = {cycle_length}")
+                     f"declared period {cycle_length}")
 
 
 def identity_pending() -> dict[str, Any]:
     """Criterion 5 for a threshold-0 free-bits run before a plain twin is compared."""
     return criterion("identity_with_plain", "5. free bits 0 is the plain KL", None,
                      "bit-identical", None,
-                     "needs a plain (kl = none) run of the same config: "
+                     "needs a run of the same config with the plain KL: "
                      "vaeframe report THIS_RUN PLAIN_RUN compares them")
 
 
@@ -121,23 +125,29 @@ def _active_units(last_eval: Row, latent_dim: int) -> dict[str, Any]:
                      f"{shown} dimensions with Var(E[z|x]) > 0.01 over the training grids")
 
 
-def evaluate_run(history: Sequence[Row], config: Mapping[str, Any],
-                 beta_history: Sequence[float] | None = None) -> list[dict[str, Any]]:
-    """The criteria that apply to a run, from its history rows and resolved config."""
+def latent_dim_of(history: Sequence[Row]) -> int:
+    """The number of latent dimensions a history logged."""
     rows = epoch_rows(history)
-    latent_dim = int(config["model"]["latent_dim"])
+    return len(dims_logged(rows[0], "epoch/kl_per_dim")) if rows else 0
+
+
+def evaluate_run(history: Sequence[Row], declared: Declared,
+                 beta_history: Sequence[float] | None = None,
+                 latent_dim: int | None = None) -> list[dict[str, Any]]:
+    """The criteria that apply to a run, from its history rows and its declarations."""
+    rows = epoch_rows(history)
+    latent_dim = latent_dim_of(history) if latent_dim is None else latent_dim
     betas = list(beta_history) if beta_history is not None else [r["beta"] for r in rows]
     evaluated = [r for r in rows if "heldout/nonblack_acc" in r]
     last_eval = evaluated[-1] if evaluated else {}
-    kl, schedule = config["kl"], config["schedule"]
     found = [_kl_monitored(rows, latent_dim)]
-    if kl["name"] == "free_bits" and kl["threshold"] > 0 and rows:
-        found.append(_free_bits_floor(rows[-1], kl))
+    if declared.kl_floor is not None and declared.kl_floor > 0 and rows:
+        found.append(_free_bits_floor(rows[-1], declared.kl_floor))
     found.append(_accuracy(last_eval, "train", "training", "3a"))
     found.append(_accuracy(last_eval, "heldout", "held-out", "3b"))
-    if "cycle_length" in schedule:
-        found.append(_beta_period(betas, int(schedule["cycle_length"])))
-    if kl["name"] == "free_bits" and kl["threshold"] == 0:
+    if declared.beta_period is not None:
+        found.append(_beta_period(betas, declared.beta_period))
+    if declared.kl_floor == 0:
         found.append(identity_pending())
     found.append(_active_units(last_eval, latent_dim))
     return found

@@ -13,25 +13,23 @@ from torch.nn.parallel import DistributedDataParallel
 
 from vaeframe import distributed
 from vaeframe.allocator import keep_freed_memory
-from vaeframe.api import GridData
+from vaeframe.api import GridData, Progress
 from vaeframe.checkpoint import load_checkpoint, save_checkpoint
 from vaeframe.config import ComponentConfig, RunConfig
-from vaeframe.criteria import evaluate_run
+from vaeframe.declarations import declarations, takes_progress
 from vaeframe.distributed import World
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
-from vaeframe.fastpath import check_fast_path, make_step_function
+from vaeframe.fastpath import make_step_function
 from vaeframe.grids import pack_grids
 from vaeframe.interrupts import StopRequest
-from vaeframe.losses import focal_loss, kl_per_dim
 from vaeframe.metrics import evaluate
-from vaeframe.model import ConvBetaVAE
+from vaeframe.model_contract import build_model
 from vaeframe.plugin_calls import call_plugin, plugin_failure
 from vaeframe.rng import restore_rng_state, rng_state, seed_everything
+from vaeframe.rundir import checkpoint_path
 from vaeframe.schedules import BetaScheduler
-
-STEP_SCALARS = ("loss", "recon_loss", "kl_loss", "kl_raw")
-LAST_CHECKPOINT = Path("checkpoints", "last.pt")
-BEST_CHECKPOINT = Path("checkpoints", "best.pt")
+from vaeframe.step import STEP_SCALARS, TrainingStep
+from vaeframe.summary import TrainingRecord, run_summary
 
 
 class Interrupted(Exception):
@@ -65,7 +63,12 @@ def per_dim_metrics(prefix: str, values: list[float]) -> dict[str, float]:
 
 
 class Trainer:
-    """One training run of a :class:`RunConfig` into a run directory."""
+    """One training run of a :class:`RunConfig` into a run directory.
+
+    Settings are checked before it is made (:func:`vaeframe.runner.check_settings`); the
+    trainer builds the components, runs the loop, evaluates, and saves and restores
+    checkpoints. :meth:`record` is what the run's summary reports.
+    """
 
     def __init__(self, config: RunConfig, run_dir: Path, loggers: list[ComponentConfig],
                  stop: StopRequest | None = None, world: World | None = None) -> None:
@@ -86,25 +89,30 @@ class Trainer:
         self.heldout_grids = pack_grids(data.heldout, source).to(self.device)
         self.data_description = data.description
 
-        m = config.model
-        self.model = ConvBetaVAE(m.latent_dim, tuple(m.channels)).to(self.device)
+        self.model = build_model(config.model, self.device)
+        self.latent_dim: int = self.model.latent_dim
         t = config.train
-        check_fast_path(t.compile, t.precision, t.on_nonfinite, self.device)
-        distributed.check_parallel_settings(self.world, t.compile, t.on_nonfinite)
         self.network: torch.nn.Module = self.model
         if self.world.parallel:  # DDP broadcasts rank 0's initial weights to every rank
             self.network = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.loss_weight = 1.0  # this rank's share of the global batch, times the world size
-        self.bf16 = t.precision == "bf16"
         cuda = self.device.type == "cuda"
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr,
                                           weight_decay=t.weight_decay, fused=cuda or None,
                                           capturable=t.compile == "graph")
         self.scheduler = BetaScheduler(config.schedule.params, config.train.epochs,
                                        config.schedule.describe())
-        self.regularizer = config.kl.params
+        self.declared = declarations(config.schedule, config.kl, config.train.epochs)
         self.beta = torch.zeros((), device=self.device)
+        self.progress = Progress.create(config.train.epochs, self.device)
+        self.monitor = getattr(config.kl.params, "monitor", None)
+        # progress is written before each step only where a component reads it
+        self.uses_progress = self.monitor is not None or takes_progress(config.kl.params.kl_loss)
+        self.training_step = TrainingStep(
+            network=self.network, optimizer=self.optimizer, loss=config.loss,
+            regularizer=config.kl, beta=self.beta, progress=self.progress,
+            bf16=t.precision == "bf16", parallel=self.world.parallel,
+            skip_nonfinite=t.on_nonfinite == "skip")
         self.generator = torch.Generator(device=self.device).manual_seed(config.run.seed)
         self.epoch = 0
         self.step = 0
@@ -114,7 +122,6 @@ class Trainer:
         self.train_seconds = 0.0
         self.wall_seconds = 0.0
         self.grids_seen = 0
-        self.skipped_steps = 0
         # the epoch in progress: its order of grids, the next batch and the running sums
         self.order: torch.Tensor | None = None
         self.batch_index = 0
@@ -122,64 +129,37 @@ class Trainer:
         self.steps_in_totals = 0
         self.agreed_stop = False
         self.ranks_agree: bool | None = None
-        self.step_function = make_step_function(self)
+        self.step_function = make_step_function(self.training_step, self.model, t.compile)
 
     def _zero_totals(self) -> torch.Tensor:
-        return torch.zeros(len(STEP_SCALARS) + self.model.latent_dim, device=self.device)
+        return torch.zeros(len(STEP_SCALARS) + self.latent_dim, device=self.device)
 
     def _load_data(self) -> GridData:
-        try:
-            data = self.config.data.params.load()
-        except VaeframeError:
-            raise
-        except Exception as exc:
-            raise PluginError(f"dataset {self.config.data.name!r} failed to load: "
-                              f"{type(exc).__name__}: {exc}") from exc
+        data = call_plugin(self.config.data, "load")
+        if not isinstance(data, GridData):
+            raise PluginError(f"{self.config.data.describe()}: load() returned "
+                              f"{type(data).__name__}, not a vaeframe.GridData")
         if not data.train or not data.heldout:
             raise VaeframeError(f"dataset {self.config.data.name!r} has "
                                 f"{len(data.train)} training and {len(data.heldout)} held-out "
                                 "grids; it needs at least one of each")
         return data
 
-    # -- the step ----------------------------------------------------------------------------
-    def loss_and_stats(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The β-VAE loss of ``batch`` and, detached, loss, recon, KL used, KL raw, KL per dim."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits, mu, logvar = self.network(batch)
-        recon = focal_loss(logits.float(), batch, self.config.model.focal_gamma,
-                           self.config.model.recon_reduction)
-        kl = kl_per_dim(mu.float(), logvar.float())
+    @property
+    def skipped_steps(self) -> int:
+        return self.training_step.skipped
+
+    def _monitored(self, prefix: str) -> tuple[list[str], torch.Tensor | None]:
+        """The KL regularizer's monitored values at the current progress, on the device."""
+        if self.monitor is None:
+            return [], None
         try:
-            kl_used = self.regularizer.kl_loss(kl)
+            values = dict(self.monitor(self.progress))
         except Exception as exc:
-            raise plugin_failure(self.config.kl, "kl_loss", exc) from exc
-        loss = recon + self.beta * kl_used
-        scalars = torch.stack([loss, recon, kl_used, kl.sum(1).mean()]).detach()
-        return loss, torch.cat([scalars, kl.detach().mean(0)])
-
-    def optimise(self, batch: torch.Tensor) -> torch.Tensor:
-        """Loss, backward and optimizer step (gradients must be cleared); returns the stats."""
-        loss, stats = self.loss_and_stats(batch)
-        (loss * self.loss_weight if self.world.parallel else loss).backward()
-        self.optimizer.step()
-        return stats
-
-    def train_step(self, batch: torch.Tensor) -> torch.Tensor | None:
-        """One eager optimisation step; returns the stats of :meth:`loss_and_stats`.
-
-        With ``train.on_nonfinite = "skip"`` a step whose loss is not finite is skipped (this
-        costs one host sync a step) and ``None`` is returned.
-        """
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.config.train.on_nonfinite != "skip":
-            return self.optimise(batch)
-        loss, stats = self.loss_and_stats(batch)
-        if not torch.isfinite(loss):
-            self.skipped_steps += 1
-            return None
-        loss.backward()
-        self.optimizer.step()
-        return stats
+            raise plugin_failure(self.config.kl, "monitor", exc) from exc
+        keys = [f"{prefix}/kl/{key}" for key in values]
+        return keys, torch.stack([torch.as_tensor(v, device=self.device).float().reshape(())
+                                  for v in values.values()]) if values else None
 
     def train_epoch(self) -> torch.Tensor | None:
         """Run the epoch in progress to its end; ``None`` if a stop was requested first."""
@@ -187,6 +167,7 @@ class Trainer:
         batch_size = self.config.train.batch_size
         log_every = self.config.train.log_every_n_steps
         num_steps = (n + batch_size - 1) // batch_size
+        epochs = self.config.train.epochs
         if self.order is None:
             self.order = torch.randperm(n, device=self.device, generator=self.generator)
             self.batch_index, self.steps_in_totals = 0, 0
@@ -197,19 +178,26 @@ class Trainer:
             if self.agreed_stop or (self.stop.requested and not self.world.parallel):
                 return None
             start = self.batch_index * batch_size
-            indices, self.loss_weight = self.world.shard(self.order[start : start + batch_size])
+            indices, weight = self.world.shard(self.order[start : start + batch_size])
+            self.training_step.loss_weight = weight
+            if self.uses_progress:
+                self.progress.set(self.epoch, self.step + 1, epochs,
+                                  (self.epoch - 1 + self.batch_index / num_steps) / epochs)
             stats = self.step_function(self.train_grids[indices])
             self.batch_index += 1
             self.step += 1
             if stats is None:
                 continue
             if self.world.parallel:  # weighted so that the sum over ranks is the global mean
-                stats = stats * (self.loss_weight / self.world.size)
+                stats = stats * (weight / self.world.size)
             self.totals += stats
             self.steps_in_totals += 1
             if self.step % log_every == 0:
                 reduced = self._reduce_with_stop_flag(stats)
-                self._log(self._step_metrics(reduced.cpu()))
+                keys, monitored = self._monitored("train")
+                if monitored is not None:
+                    reduced = torch.cat([reduced, monitored])
+                self._log(self._step_metrics(reduced.cpu(), keys))
         self.order = None
         self.grids_seen += n
         return self._reduce_with_stop_flag(self.totals) / max(self.steps_in_totals, 1)
@@ -226,18 +214,21 @@ class Trainer:
         return reduced[:-1]
 
     # -- metrics -----------------------------------------------------------------------------
-    def _step_metrics(self, stats: torch.Tensor) -> dict[str, float]:
+    def _step_metrics(self, stats: torch.Tensor, monitored: list[str]) -> dict[str, float]:
         values = stats.tolist()
         if not all(map(math.isfinite, values[: len(STEP_SCALARS)])):
             raise TrainingError(self._nonfinite_message())
         metrics = {f"train/{key}": v for key, v in zip(STEP_SCALARS, values, strict=False)}
         metrics["train/beta"] = self.scheduler.beta_history[-1]
-        metrics.update(per_dim_metrics("train/kl_per_dim", values[len(STEP_SCALARS):]))
+        per_dim = values[len(STEP_SCALARS) : len(STEP_SCALARS) + self.latent_dim]
+        metrics.update(per_dim_metrics("train/kl_per_dim", per_dim))
+        metrics.update(zip(monitored, values[len(STEP_SCALARS) + self.latent_dim :],
+                           strict=True))
         metrics["epoch"] = float(self.epoch)
         return metrics
 
     def _checkpoint_note(self) -> str:
-        last = self.run_dir / LAST_CHECKPOINT
+        last = checkpoint_path(self.run_dir, "last")
         if not last.exists():
             return "there is no checkpoint yet"
         return f"the last good checkpoint is {last} (epoch {self._checkpoint_epoch()})"
@@ -250,7 +241,7 @@ class Trainer:
 
     def _checkpoint_epoch(self) -> int | str:
         try:
-            return load_checkpoint(self.run_dir / LAST_CHECKPOINT)["epoch"]
+            return load_checkpoint(checkpoint_path(self.run_dir, "last"))["epoch"]
         except VaeframeError:
             return "?"
 
@@ -258,13 +249,16 @@ class Trainer:
         for logger in self.loggers:
             call_plugin(logger, "log", metrics, self.step)
 
+    def _recon_loss(self, logits: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
+        return call_plugin(self.config.loss, "loss", logits, grids)
+
     def _evaluate(self) -> dict[str, float]:
-        t, m = self.config.train, self.config.model
+        batch_size = self.config.train.eval_batch_size
         rank, size = self.world.rank, self.world.size  # each rank evaluates its share
-        train = evaluate(self.model, self.train_grids[rank::size], t.eval_batch_size,
-                         m.focal_gamma, m.recon_reduction, self.world.sum)
-        heldout = evaluate(self.model, self.heldout_grids[rank::size], t.eval_batch_size,
-                           m.focal_gamma, m.recon_reduction, self.world.sum)
+        train = evaluate(self.model, self.train_grids[rank::size], batch_size,
+                         self._recon_loss, self.world.sum)
+        heldout = evaluate(self.model, self.heldout_grids[rank::size], batch_size,
+                           self._recon_loss, self.world.sum)
         flat = torch.cat([
             torch.stack([train["nonblack_acc"].float(), heldout["nonblack_acc"].float(),
                          train["active_units"].float(), heldout["recon_loss"]]),
@@ -304,7 +298,7 @@ class Trainer:
         if self.world.parallel:
             flat = torch.cat([p.detach().flatten() for p in self.model.parameters()]).cpu()
             self.ranks_agree = all(torch.equal(flat, other) for other in self.world.gather(flat))
-        return self.summary("finished")
+        return run_summary(self.record(), "finished")
 
     def _finish_epoch(self, means: list[float], beta: float) -> None:
         if not all(map(math.isfinite, means)) or not self._parameters_finite():
@@ -312,6 +306,9 @@ class Trainer:
         metrics: dict[str, float] = {"epoch": float(self.epoch), "beta": beta}
         metrics.update({f"epoch/{k}": v for k, v in zip(STEP_SCALARS, means, strict=False)})
         metrics.update(per_dim_metrics("epoch/kl_per_dim", means[len(STEP_SCALARS):]))
+        keys, monitored = self._monitored("epoch")
+        if monitored is not None:
+            metrics.update(zip(keys, monitored.cpu().tolist(), strict=True))
         if self.skipped_steps:
             metrics["skipped_steps"] = float(self.skipped_steps)
         epochs = self.config.train.epochs
@@ -336,8 +333,8 @@ class Trainer:
         if not self.world.is_main:
             return
         if best:
-            save_checkpoint(state, self.run_dir / BEST_CHECKPOINT)
-        save_checkpoint(state, self.run_dir / LAST_CHECKPOINT)
+            save_checkpoint(state, checkpoint_path(self.run_dir, "best"))
+        save_checkpoint(state, checkpoint_path(self.run_dir, "last"))
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -373,7 +370,7 @@ class Trainer:
         self.train_seconds = float(counters["train_seconds"])
         self.wall_seconds = float(counters["wall_seconds"])
         self.grids_seen = int(counters["grids_seen"])
-        self.skipped_steps = int(counters["skipped_steps"])
+        self.training_step.skipped = int(counters["skipped_steps"])
         progress = state["epoch_in_progress"]
         if progress is not None:
             self.order = progress["order"].to(self.device)
@@ -387,46 +384,18 @@ class Trainer:
             restore_rng_state(rngs[0], self.generator)
             seed_everything(self.config.run.seed + self.world.rank + 7919 * self.step)
 
-    def summary(self, status: str) -> dict[str, Any]:
-        last = self.history[-1] if self.history else {}
-        evaluated = [h for h in self.history if "heldout/nonblack_acc" in h]
-        last_eval = evaluated[-1] if evaluated else {}
-        kl = [last[f"epoch/kl_per_dim/dim_{i}"] for i in range(self.model.latent_dim)
-              if f"epoch/kl_per_dim/dim_{i}" in last]
-        return {
-            "name": self.config.run.name,
-            "status": status,
-            "run_dir": str(self.run_dir),
-            "device": str(self.device),
-            "world_size": self.world.size,
-            **({"parameters_identical_across_ranks": self.ranks_agree}
-               if self.world.parallel else {}),
-            "epochs_completed": self.epoch - (self.order is not None),
-            "epochs": self.config.train.epochs,
-            "steps": self.step,
-            "skipped_steps": self.skipped_steps,
-            "wall_time_s": round(self.wall_seconds, 3),
-            "train_grids_per_s": round(self.grids_seen / max(self.train_seconds, 1e-9), 1),
-            "dataset": {"name": self.config.data.name, "description": self.data_description,
-                        "train_grids": int(self.train_grids.shape[0]),
-                        "heldout_grids": int(self.heldout_grids.shape[0])},
-            "final": {
-                "beta": last.get("beta"),
-                "loss": last.get("epoch/loss"),
-                "recon_loss": last.get("epoch/recon_loss"),
-                "kl_loss": last.get("epoch/kl_loss"),
-                "kl_raw": last.get("epoch/kl_raw"),
-                "train_nonblack_acc": last_eval.get("train/nonblack_acc"),
-                "heldout_nonblack_acc": last_eval.get("heldout/nonblack_acc"),
-                "active_units": last_eval.get("active_units"),
-                "kl_per_dim": kl,
-                "kl_per_dim_min": min(kl) if kl else None,
-                "kl_per_dim_max": max(kl) if kl else None,
-                "kl_per_dim_mean": sum(kl) / len(kl) if kl else None,
-            },
-            "best": {"epoch": self.best_epoch,
-                     "heldout_nonblack_acc": self.best_metric if self.best_epoch else None},
-            "beta_history": self.scheduler.beta_history,
-            "criteria": evaluate_run(self.history, self.config.to_dict(),
-                                     self.scheduler.beta_history),
-        }
+    def record(self) -> TrainingRecord:
+        """What the run's summary reports."""
+        return TrainingRecord(
+            name=self.config.run.name, run_dir=str(self.run_dir), device=str(self.device),
+            world_size=self.world.size, ranks_agree=self.ranks_agree,
+            epochs=self.config.train.epochs,
+            epochs_completed=self.epoch - (self.order is not None), steps=self.step,
+            skipped_steps=self.skipped_steps, wall_seconds=self.wall_seconds,
+            train_seconds=self.train_seconds, grids_seen=self.grids_seen,
+            latent_dim=self.latent_dim,
+            dataset={"name": self.config.data.name, "description": self.data_description,
+                     "train_grids": int(self.train_grids.shape[0]),
+                     "heldout_grids": int(self.heldout_grids.shape[0])},
+            history=self.history, beta_history=self.scheduler.beta_history,
+            best_epoch=self.best_epoch, best_metric=self.best_metric, declared=self.declared)

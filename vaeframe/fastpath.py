@@ -10,14 +10,12 @@ Both need CUDA; the eager step is the reference they must match.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
+from torch import nn
 
 from vaeframe.errors import VaeframeError
-
-if TYPE_CHECKING:
-    from vaeframe.engine import Trainer
+from vaeframe.step import TrainingStep
 
 StepFunction = Callable[[torch.Tensor], "torch.Tensor | None"]
 
@@ -40,14 +38,14 @@ def check_fast_path(compile_mode: str, precision: str, on_nonfinite: str,
                             "compile = \"graph\"")
 
 
-def make_step_function(trainer: Trainer) -> StepFunction:
-    """The step the engine runs, as ``train.compile`` chooses."""
-    mode = trainer.config.train.compile
+def make_step_function(step: TrainingStep, model: nn.Module, mode: str) -> StepFunction:
+    """The step the engine runs, as ``train.compile`` (``mode``) chooses; ``model`` is the
+    module whose parameters the optimizer steps."""
     if mode == "graph":
-        return CapturedStep(trainer)
+        return CapturedStep(step, model)
     if mode == "inductor":
-        return CompiledStep(trainer)
-    return trainer.train_step
+        return CompiledStep(step)
+    return step
 
 
 class CapturedStep:
@@ -57,8 +55,9 @@ class CapturedStep:
     restored after them, so the run follows the same trajectory as the eager step.
     """
 
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
+    def __init__(self, step: TrainingStep, model: nn.Module) -> None:
+        self.step = step
+        self.model = model
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
@@ -72,59 +71,61 @@ class CapturedStep:
 
     def _capture(self, batch: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor,
                                                      torch.Tensor]:
-        trainer = self.trainer
+        step, optimizer = self.step, self.step.optimizer
         static_batch = batch.clone()
-        saved = _snapshot(trainer)
+        saved = _snapshot(self.model, optimizer, batch.device)
         side = torch.cuda.Stream(device=batch.device)
         side.wait_stream(torch.cuda.current_stream(batch.device))
         with torch.cuda.stream(side):
             for _ in range(WARMUP_STEPS):
-                trainer.optimizer.zero_grad(set_to_none=True)
-                trainer.optimise(static_batch)
+                optimizer.zero_grad(set_to_none=True)
+                step.optimise(static_batch)
         torch.cuda.current_stream(batch.device).wait_stream(side)
-        _restore(trainer, saved)
+        _restore(self.model, optimizer, batch.device, saved)
         graph = torch.cuda.CUDAGraph()
-        trainer.optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)
         with torch.cuda.graph(graph):
-            static_stats = trainer.optimise(static_batch)
+            static_stats = step.optimise(static_batch)
         return graph, static_batch, static_stats
 
 
 class CompiledStep:
     """Forward and loss through ``torch.compile(mode="reduce-overhead")``; fused Adam step."""
 
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
-        self.loss_and_stats = torch.compile(trainer.loss_and_stats, mode="reduce-overhead",
+    def __init__(self, step: TrainingStep) -> None:
+        self.optimizer = step.optimizer
+        self.loss_and_stats = torch.compile(step.loss_and_stats, mode="reduce-overhead",
                                             dynamic=False)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         torch.compiler.cudagraph_mark_step_begin()
         loss, stats = self.loss_and_stats(batch)
-        self.trainer.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        self.trainer.optimizer.step()
+        self.optimizer.step()
         return stats.clone()
 
 
-def _snapshot(trainer: Trainer) -> dict[str, object]:
+def _snapshot(model: nn.Module, optimizer: torch.optim.Optimizer,
+              device: torch.device) -> dict[str, object]:
     return {
-        "params": [p.detach().clone() for p in trainer.model.parameters()],
+        "params": [p.detach().clone() for p in model.parameters()],
         "optimizer": {id(p): {k: v.clone() for k, v in state.items()
                               if isinstance(v, torch.Tensor)}
-                      for p, state in trainer.optimizer.state.items()},
-        "rng": torch.cuda.get_rng_state(trainer.device),
+                      for p, state in optimizer.state.items()},
+        "rng": torch.cuda.get_rng_state(device),
     }
 
 
 @torch.no_grad()
-def _restore(trainer: Trainer, saved: dict[str, object]) -> None:
-    for param, value in zip(trainer.model.parameters(), saved["params"], strict=True):
+def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
+             saved: dict[str, object]) -> None:
+    for param, value in zip(model.parameters(), saved["params"], strict=True):
         param.copy_(value)
     previous = saved["optimizer"]
-    for param, state in trainer.optimizer.state.items():
+    for param, state in optimizer.state.items():
         before = previous.get(id(param), {})
         for key, tensor in state.items():
             if isinstance(tensor, torch.Tensor):
                 tensor.copy_(before[key]) if key in before else tensor.zero_()
-    torch.cuda.set_rng_state(saved["rng"], trainer.device)
+    torch.cuda.set_rng_state(saved["rng"], device)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from vaeframe.errors import VaeframeError
+
+if TYPE_CHECKING:
+    import torch
 
 NUM_COLOURS = 10
 PAD = NUM_COLOURS  # padding outside a grid is its own class, never black
@@ -17,6 +20,8 @@ SIDE = 30
 
 def pack_grids(grids: Sequence[np.ndarray], source: str) -> torch.Tensor:
     """Pack grids into a ``(N, 30, 30)`` uint8 tensor, padded with :data:`PAD`."""
+    import torch
+
     packed = np.full((len(grids), SIDE, SIDE), PAD, dtype=np.uint8)
     for index, grid in enumerate(grids):
         array = np.asarray(grid)

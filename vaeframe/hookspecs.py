@@ -25,11 +25,15 @@ Register = Callable[[str, type], None]
 
 @hookspec
 def register_schedules(register: Register) -> None:
-    """Register β schedules.
+    """Register β schedules (``[schedule]`` in a run file).
 
     A schedule class provides ``beta(self, epoch: int, num_epochs: int) -> float``: the KL
     weight for ``epoch`` (1-indexed) of a run of ``num_epochs`` epochs. It must be a pure
     function of its fields and its arguments, so that a resumed run gets the same β.
+
+    Optional: ``period(self, num_epochs: int) -> int | None``, the number of epochs after
+    which β repeats (``None`` for a schedule that does not cycle). A schedule that declares
+    a period is checked by the success criterion "cyclical β cycles".
     """
 
 
@@ -37,9 +41,50 @@ def register_schedules(register: Register) -> None:
 def register_kl_regularizers(register: Register) -> None:
     """Register KL regularizers (``[kl]`` in a run file).
 
-    A regularizer class provides ``kl_loss(self, kl: Tensor) -> Tensor``: given the unclamped
+    A regularizer class provides ``kl_loss(self, kl: Tensor) -> Tensor`` or
+    ``kl_loss(self, kl: Tensor, progress: vaeframe.Progress) -> Tensor``: given the unclamped
     KL of every sample and latent dimension, shape ``(batch, latent_dim)``, return the scalar
-    KL term that the loss multiplies by β. It must not synchronise with the host.
+    KL term that the loss multiplies by β. ``progress`` holds the run's progress as tensors on
+    the training device that the engine updates in place, so the result is a pure function
+    of the fields, ``kl`` and ``progress``. It must not synchronise with the host.
+
+    Optional declarations, read by the success criteria and the report:
+    ``kl_floor(self) -> float | None``, the KL per dimension (nats) the regularizer keeps every
+    dimension at or above (``0.0`` for a floor regularizer set to no floor, which must then be
+    the plain KL); ``is_plain_kl(self) -> bool``, true when ``kl_loss`` is exactly the plain
+    KL. And ``monitor(self, progress) -> dict[str, Tensor]``: values worth logging (for
+    example a target capacity), logged as ``train/kl/<key>`` at logging steps and epoch ends.
+    """
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register model architectures (``[model]`` in a run file).
+
+    A model class provides ``build(self) -> torch.nn.Module``; its fields are the
+    architecture's hyper-parameters. The module must have an integer ``latent_dim`` and:
+
+    - ``encode(grids) -> (mu, logvar)``: ``grids`` is a ``(N, 30, 30)`` uint8 tensor of
+      classes 0-10 (colours 0-9, padding 10, each grid packed at the top-left); ``mu`` and
+      ``logvar`` are float tensors ``(N, latent_dim)``.
+    - ``decode(z) -> logits``: ``(N, latent_dim)`` → ``(N, 11, 30, 30)`` logits over the classes.
+    - ``forward(grids) -> (logits, mu, logvar)``: in training mode it samples
+      ``z ~ N(mu, exp(logvar))`` (the reparameterisation trick) and decodes it; in eval mode
+      it decodes ``mu``.
+
+    The engine checks the contract on two grids when it builds the module and refuses a model
+    that breaks it, naming the plugin.
+    """
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register reconstruction losses (``[loss]`` in a run file).
+
+    A loss class provides ``loss(self, logits: Tensor, grids: Tensor) -> Tensor``: the
+    reconstruction term of a batch, a scalar averaged over the batch, from the
+    ``(N, 11, 30, 30)`` logits and the ``(N, 30, 30)`` uint8 grids (padding, class 10, is
+    a class of its own). It must not synchronise with the host.
     """
 
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from vaeframe.grids import PAD
-from vaeframe.losses import focal_loss, kl_per_dim
-from vaeframe.model import ConvBetaVAE
+from vaeframe.kl import kl_per_dim
+
+ReconLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: Var_x(E[z|x]) > 0.01
 COUNTS = 4  # correct, non-black cells, summed recon loss, grids
 
 
 @torch.no_grad()
-def evaluation_sums(model: ConvBetaVAE, grids: torch.Tensor, batch_size: int,
-                    focal_gamma: float, reduction: str) -> torch.Tensor:
+def evaluation_sums(model: nn.Module, grids: torch.Tensor, batch_size: int,
+                    recon_loss: ReconLoss) -> torch.Tensor:
     """Sums over ``grids``, reconstructed from their posterior means, as one float64 vector:
     the counts, then KL per dimension, posterior mean and squared mean (each ``latent_dim``)."""
     was_training = model.training
@@ -34,7 +36,7 @@ def evaluation_sums(model: ConvBetaVAE, grids: torch.Tensor, batch_size: int,
         mask = (batch != 0) & (batch != PAD)
         counts = torch.stack([((logits.argmax(1) == batch) & mask).sum().double(),
                               mask.sum().double(),
-                              focal_loss(logits, batch, focal_gamma, reduction).double()
+                              recon_loss(logits, batch).double()
                               * batch.shape[0],
                               torch.tensor(float(batch.shape[0]), device=grids.device,
                                            dtype=torch.float64)])
@@ -60,9 +62,9 @@ def summarise(sums: torch.Tensor, latent_dim: int) -> dict[str, torch.Tensor]:
     }
 
 
-def evaluate(model: ConvBetaVAE, grids: torch.Tensor, batch_size: int, focal_gamma: float,
-             reduction: str, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
+def evaluate(model: nn.Module, grids: torch.Tensor, batch_size: int, recon_loss: ReconLoss,
+             reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
              ) -> dict[str, torch.Tensor]:
     """The figures of :func:`summarise` for ``grids``; ``reduce`` adds up ranks' sums."""
-    sums = evaluation_sums(model, grids, batch_size, focal_gamma, reduction)
+    sums = evaluation_sums(model, grids, batch_size, recon_loss)
     return summarise(reduce(sums) if reduce else sums, model.latent_dim)

@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 import copy
-import sys
+from collections.abc import Sequence
 from typing import Any
 
-from vaeframe.errors import ConfigError
+import attrs
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from vaeframe.config import RunConfig, build_config
+from vaeframe.errors import ConfigError
+from vaeframe.plugins import KINDS, Registry
+from vaeframe.tomlio import TOMLDecodeError, loads_toml
 
 
 def parse_value(text: str) -> Any:
     """A TOML value (``3``, ``0.5``, ``true``, ``[1, 2]``, ``"x"``), else the text itself."""
     try:
-        return tomllib.loads(f"value = {text}")["value"]
-    except tomllib.TOMLDecodeError:
+        return loads_toml(f"value = {text}")["value"]
+    except TOMLDecodeError:
         return text
+
+
+def key_path(path: Sequence[str | int]) -> str:
+    """``["loggers", 1, "mode"]`` → ``loggers[1].mode``, as errors spell key paths."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def floor_field(registry: Registry, name: Any) -> str | None:
+    """The field that holds the per-dimension KL floor of KL regularizer ``name``, as its
+    class declares with ``floor_field``; ``None`` for a regularizer without a floor."""
+    component = registry.components["kl_regularizers"].get(name) if isinstance(name, str) else None
+    field = getattr(component.cls, "floor_field", None) if component else None
+    return field if isinstance(field, str) else None
 
 
 def parse_path(key: str) -> list[str | int] | None:
@@ -61,30 +77,65 @@ def set_path(raw: dict[str, Any], path: list[str | int], value: Any, flag: str) 
     node[last] = value
 
 
-def apply_overrides(raw: dict[str, Any], *, sets: list[str] = (), beta_schedule: str | None = None,
-                    beta_max: float | None = None, free_bits: float | None = None,
-                    epochs: int | None = None) -> tuple[dict[str, Any], frozenset[str]]:
-    """A copy of ``raw`` with the overrides applied, and the component sections switched by name.
+@attrs.define
+class Overridden:
+    """A run file with the command line's overrides applied."""
 
-    The seed's flags come first, then every ``--set`` in order.
+    raw: dict[str, Any]
+    switched: frozenset[str]  # component sections whose name an override changed
+    flags: dict[str, str]  # key path -> the flag that set it, for error messages
+
+
+def apply_overrides(raw: dict[str, Any], registry: Registry, *, sets: Sequence[str] = (),
+                    beta_schedule: str | None = None, beta_max: float | None = None,
+                    free_bits: float | None = None, epochs: int | None = None) -> Overridden:
+    """A copy of ``raw`` with the overrides applied: the seed's flags first, then every
+    ``--set`` in order.
+
+    ``--free-bits X`` sets the floor of the run file's KL regularizer when it declares one
+    (``floor_field``); otherwise it selects the kind's floor regularizer with that floor.
     """
     raw = copy.deepcopy(raw)
     switched: set[str] = set()
+    flags: dict[str, str] = {}
     if beta_schedule is not None:
         schedule = raw.setdefault("schedule", {})
-        if schedule.get("name") != beta_schedule:
+        if schedule.get("name", KINDS["schedules"].default) != beta_schedule:
             switched.add("schedule")
         schedule["name"] = beta_schedule
+        flags["schedule.name"] = f"--beta-schedule {beta_schedule}"
     if beta_max is not None:
-        raw.setdefault("schedule", {"name": "linear_warmup"})["max_beta"] = beta_max
+        raw.setdefault("schedule", {})["max_beta"] = beta_max
+        flags["schedule.max_beta"] = f"--beta-max {beta_max:g}"
     if free_bits is not None:
         kl = raw.get("kl", {})
-        if kl.get("name") != "free_bits":
-            kl = {"name": "free_bits"}
-        raw["kl"] = {**kl, "threshold": free_bits}
+        flag = f"--free-bits {free_bits:g}"
+        field = floor_field(registry, kl.get("name", KINDS["kl_regularizers"].default))
+        if field is None:
+            kl = {"name": KINDS["kl_regularizers"].with_floor}
+            field = floor_field(registry, kl["name"])
+            if field is None:
+                raise ConfigError(flag, "kl", f"needs a KL regularizer with a floor; "
+                                  f"{registry.unknown_message('kl_regularizers', kl['name'])}")
+            flags["kl.name"] = flag
+        raw["kl"] = {**kl, field: free_bits}
+        flags[f"kl.{field}"] = flag
     if epochs is not None:
         raw.setdefault("train", {})["epochs"] = epochs
+        flags["train.epochs"] = f"--epochs {epochs}"
     for expression in sets:
         path, value = parse_assignment(expression)
         set_path(raw, path, value, f"--set {expression}")
-    return raw, frozenset(switched)
+        flags[key_path(path)] = f"--set {expression}"
+    return Overridden(raw, frozenset(switched), flags)
+
+
+def configure(raw: dict[str, Any], registry: Registry, source: str, *,
+              sets: Sequence[str] = (), beta_schedule: str | None = None,
+              beta_max: float | None = None, free_bits: float | None = None,
+              epochs: int | None = None) -> RunConfig:
+    """A parsed run file with the command line's overrides applied, structured; errors at a
+    key that a flag set name the flag."""
+    overridden = apply_overrides(raw, registry, sets=sets, beta_schedule=beta_schedule,
+                                 beta_max=beta_max, free_bits=free_bits, epochs=epochs)
+    return build_config(overridden.raw, registry, source, overridden.switched, overridden.flags)

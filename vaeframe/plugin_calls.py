@@ -1,22 +1,28 @@
-"""Calls into plugin components whose failures name the plugin."""
+"""Calls into plugin components: every failure inside a plugin names the plugin."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from vaeframe.config import ComponentConfig
 from vaeframe.errors import PluginError, VaeframeError
 
 
-def plugin_failure(component: ComponentConfig, method: str, exc: Exception) -> VaeframeError:
-    """An exception raised inside a plugin, as an error that names the plugin."""
+class Describable(Protocol):
+    def describe(self) -> str: ...
+
+
+def plugin_failure(who: Describable | str, method: str, exc: Exception,
+                   context: str = "") -> VaeframeError:
+    """An exception raised inside ``who.method()`` as an error naming the plugin; ``context``
+    (e.g. ``at epoch 3``) says when. vaeframe's own errors pass through unchanged."""
     if isinstance(exc, VaeframeError):
         return exc
-    return PluginError(f"{component.describe()} failed in {method}(): "
-                       f"{type(exc).__name__}: {exc}")
+    name = who if isinstance(who, str) else who.describe()
+    when = f" {context}" if context else ""
+    return PluginError(f"{name} failed in {method}(){when}: {type(exc).__name__}: {exc}")
 
 
-def call_plugin(component: ComponentConfig, method: str, *args: Any) -> Any:
+def call_plugin(component: Any, method: str, *args: Any) -> Any:
     """Call ``component.params.method(*args)``; a failure names the plugin."""
     try:
         return getattr(component.params, method)(*args)

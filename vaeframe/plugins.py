@@ -21,13 +21,33 @@ ENTRY_POINT_GROUP = "vaeframe"
 PLUGINS_ENV = "VAEFRAME_PLUGINS"
 DISABLE_AUTOLOAD_ENV = "VAEFRAME_DISABLE_PLUGIN_AUTOLOAD"
 
-#: kind -> (hook name, singular label used in messages)
-KINDS: dict[str, tuple[str, str]] = {
-    "schedules": ("register_schedules", "schedule"),
-    "kl_regularizers": ("register_kl_regularizers", "KL regularizer"),
-    "loggers": ("register_loggers", "logger"),
-    "datasets": ("register_datasets", "dataset"),
-}
+@attrs.frozen
+class Kind:
+    """One kind of component: its hook, its place in a run file and what it must provide."""
+
+    name: str  # registry key, e.g. "schedules"
+    hook: str  # the hook that registers such components
+    label: str  # singular, for messages
+    section: str  # the run-file section that selects one ("loggers": an array of tables)
+    default: str | None  # the component used when the run file has no such section
+    required: tuple[str, ...] = ()  # methods a component class must have
+    many: bool = False  # an array of tables rather than one table
+    with_floor: str | None = None  # what --free-bits selects where the run file has no floor
+    defaults: tuple[str, ...] = ()  # with many: the components used when the run file has none
+
+
+#: Every kind of component, in the order of a run file. A new kind is one entry here, a hook
+#: in :mod:`vaeframe.hookspecs` and the code that uses it.
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (
+    Kind("datasets", "register_datasets", "dataset", "data", "arc-agi-1", ("load",)),
+    Kind("models", "register_models", "model", "model", "conv", ("build",)),
+    Kind("losses", "register_losses", "reconstruction loss", "loss", "focal", ("loss",)),
+    Kind("schedules", "register_schedules", "schedule", "schedule", "linear_warmup", ("beta",)),
+    Kind("kl_regularizers", "register_kl_regularizers", "KL regularizer", "kl", "none",
+         ("kl_loss",), with_floor="free_bits"),
+    Kind("loggers", "register_loggers", "logger", "loggers", None,
+         ("open", "epoch_started", "log", "close"), many=True, defaults=("console", "jsonl")),
+)}
 
 
 @attrs.frozen
@@ -153,13 +173,13 @@ class Registry:
             self.failures.append(PluginFailure(source, _error_text(exc)))
             return
         self.sources.append(source)
-        for kind, (hook_name, _) in KINDS.items():
-            for impl in getattr(self._manager.hook, hook_name).get_hookimpls():
+        for kind in KINDS.values():
+            for impl in getattr(self._manager.hook, kind.hook).get_hookimpls():
                 if impl.plugin is plugin:
                     self._call_hook(kind, impl.function, source)
 
     def _unknown_hooks(self, plugin: object) -> str | None:
-        known = [hook for hook, _ in KINDS.values()]
+        known = [kind.hook for kind in KINDS.values()]
         for attr in dir(plugin):
             if self._manager.parse_hookimpl_opts(plugin, attr) is None or attr in known:
                 continue
@@ -169,8 +189,8 @@ class Registry:
                     f"known hooks: {', '.join(known)}")
         return None
 
-    def _call_hook(self, kind: str, function: Any, source: PluginSource) -> None:
-        label = KINDS[kind][1]
+    def _call_hook(self, kind: Kind, function: Any, source: PluginSource) -> None:
+        label = kind.label
 
         def register(name: str, cls: type) -> None:
             if not isinstance(name, str) or not name:
@@ -182,18 +202,24 @@ class Registry:
                 raise PluginError(f"{label} '{name}' ({cls.__qualname__}) has a field called "
                                   "'name', which the run file uses to pick the component; "
                                   "rename the field")
-            existing = self.components[kind].get(name)
+            missing = [method for method in kind.required
+                       if not callable(getattr(cls, method, None))]
+            if missing:
+                raise PluginError(f"{label} '{name}' ({cls.__qualname__}) has no method "
+                                  f"{', '.join(f'{m}()' for m in missing)}, which every "
+                                  f"{label} must provide (see the {kind.hook} hook)")
+            existing = self.components[kind.name].get(name)
             if existing is not None:
-                self.conflicts[(kind, name)] = (
+                self.conflicts[(kind.name, name)] = (
                     f"{label} '{name}' is registered twice: by {existing.source.describe()} "
                     f"and by {source.describe()}")
                 return
-            self.components[kind][name] = Component(kind, name, cls, source)
+            self.components[kind.name][name] = Component(kind.name, name, cls, source)
 
         try:
             function(register=register)
         except Exception as exc:
-            self.failures.append(PluginFailure(source, f"in {KINDS[kind][0]}: {_error_text(exc)}"))
+            self.failures.append(PluginFailure(source, f"in {kind.hook}: {_error_text(exc)}"))
 
     # -- lookup ----------------------------------------------------------------------------
     def names(self, kind: str) -> list[str]:
@@ -210,7 +236,7 @@ class Registry:
         raise PluginError(self.unknown_message(kind, name))
 
     def unknown_message(self, kind: str, name: object) -> str:
-        label = KINDS[kind][1]
+        label = KINDS[kind].label
         known = ", ".join(self.names(kind)) or "none"
         message = f"unknown {label} {name!r}; available: {known}"
         if self.failures:

@@ -16,14 +16,20 @@ from vaeframe.api import RunInfo
 from vaeframe.checkpoint import load_checkpoint
 from vaeframe.config import ComponentConfig, RunConfig
 from vaeframe.distributed import World, world_from_environment
-from vaeframe.engine import LAST_CHECKPOINT, Interrupted, Trainer, resolve_device
+from vaeframe.engine import Interrupted, Trainer, resolve_device
 from vaeframe.errors import PluginError, VaeframeError
 from vaeframe.fastpath import check_fast_path
 from vaeframe.interrupts import StopRequest
 from vaeframe.plugin_calls import call_plugin
+from vaeframe.rundir import CONFIG_FILE, SUMMARY_FILE, checkpoint_path
+from vaeframe.summary import run_summary
 
-CONFIG_FILE = "config.toml"
-SUMMARY_FILE = "summary.json"
+
+def check_settings(config: RunConfig, world: World) -> None:
+    """Refuse settings that cannot work here (fast path, torchrun) before anything is made."""
+    t = config.train
+    check_fast_path(t.compile, t.precision, t.on_nonfinite, resolve_device(t.device))
+    distributed.check_parallel_settings(world, t.compile, t.on_nonfinite)
 
 
 def create_run_dir(output_dir: str, name: str) -> Path:
@@ -45,6 +51,15 @@ def create_run_dir(output_dir: str, name: str) -> Path:
     raise VaeframeError(f"run.output_dir = {output_dir!r}: too many runs named {name!r}")
 
 
+def history_file(loggers: list[ComponentConfig]) -> dict[str, str]:
+    """``{"history_file": path}`` from the first logger that declares it writes the run's
+    history as JSON lines (``history_file()``), for reports; ``{}`` if none does."""
+    for logger in loggers:
+        if callable(getattr(logger.params, "history_file", None)):
+            return {"history_file": str(call_plugin(logger, "history_file"))}
+    return {}
+
+
 def close_loggers(loggers: list[ComponentConfig], summary: Mapping[str, Any],
                   status: str) -> list[str]:
     """Close every logger, even when one fails; returns the failures' messages."""
@@ -64,11 +79,9 @@ def run(config: RunConfig, resume_dir: Path | None = None) -> dict[str, Any]:
     Returns the summary written to ``summary.json``; its ``status`` is ``finished``,
     ``interrupted`` (with ``signal``) or ``failed``.
     """
-    t = config.train
     world = world_from_environment()
-    check_fast_path(t.compile, t.precision, t.on_nonfinite, resolve_device(t.device))
-    distributed.check_parallel_settings(world, t.compile, t.on_nonfinite)
-    distributed.start(world, resolve_device(t.device))
+    check_settings(config, world)
+    distributed.start(world, resolve_device(config.train.device))
     try:
         return _run(config, resume_dir, world)
     finally:
@@ -91,7 +104,8 @@ def _agreed_run_dir(config: RunConfig, resume_dir: Path | None, world: World) ->
 
 def _run(config: RunConfig, resume_dir: Path | None, world: World) -> dict[str, Any]:
     run_dir = _agreed_run_dir(config, resume_dir, world)
-    checkpoint = None if resume_dir is None else load_checkpoint(run_dir / LAST_CHECKPOINT)
+    last = checkpoint_path(run_dir, "last")
+    checkpoint = None if resume_dir is None else load_checkpoint(last)
     resolved = config.to_dict()
     if world.is_main:
         (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved), encoding="utf-8")
@@ -101,7 +115,7 @@ def _run(config: RunConfig, resume_dir: Path | None, world: World) -> dict[str, 
         try:
             trainer = Trainer(config, run_dir, opened, stop, world)
             if checkpoint is not None:
-                trainer.load_state_dict(checkpoint, run_dir / LAST_CHECKPOINT)
+                trainer.load_state_dict(checkpoint, last)
             info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
                            resumed=checkpoint is not None,
                            resume_step=trainer.step if checkpoint is not None else 0)
@@ -112,14 +126,16 @@ def _run(config: RunConfig, resume_dir: Path | None, world: World) -> dict[str, 
             status = "finished"
         except Interrupted as exc:
             status = "interrupted"
-            summary = {**trainer.summary(status), "signal": exc.signum} if trainer else None
+            summary = ({**run_summary(trainer.record(), status), "signal": exc.signum}
+                       if trainer else None)
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
             if summary is None:
-                summary = (trainer.summary(status) if trainer else
+                summary = (run_summary(trainer.record(), status) if trainer else
                            {"name": config.run.name, "status": status, "run_dir": str(run_dir)})
+            summary = {**summary, **history_file(config.loggers)}
             if world.is_main:
                 (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n",
                                                     encoding="utf-8")

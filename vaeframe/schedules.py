@@ -8,7 +8,8 @@ from typing import Any
 import attrs
 
 from vaeframe.errors import ConfigError, PluginError
-from vaeframe.plugins import get_registry
+from vaeframe.plugin_calls import plugin_failure
+from vaeframe.plugins import KINDS, get_registry
 
 
 def make_schedule(schedule_type: str, **params: Any) -> Any:
@@ -19,19 +20,21 @@ def make_schedule(schedule_type: str, **params: Any) -> Any:
     if unknown:
         raise ConfigError("get_beta_schedule", ", ".join(unknown),
                           f"not a parameter of schedule '{schedule_type}' "
-                          f"(its parameters: {', '.join(sorted(known)) or 'none'})")
+                          + (f"(its parameters: {', '.join(sorted(known))})" if known
+                             else "(it takes no parameters)"))
     return cls(**params)
 
 
-def get_beta_schedule(epoch: int, schedule_type: str = "linear_warmup",
+def get_beta_schedule(epoch: int, schedule_type: str | None = None,
                       num_epochs: int | None = None, **params: Any) -> float:
-    """β at ``epoch`` (1-indexed) for the registered schedule ``schedule_type``.
+    """β at ``epoch`` (1-indexed) for the registered schedule ``schedule_type`` (by default
+    the run files' default schedule, ``linear_warmup``).
 
     ``params`` are the schedule's parameters (``max_beta``, ``warmup_epochs``, ...); omitted
     ones take the schedule's defaults. ``num_epochs`` is the run's length, which only some
     schedules use (it defaults to ``epoch``).
     """
-    schedule = make_schedule(schedule_type, **params)
+    schedule = make_schedule(schedule_type or KINDS["schedules"].default, **params)
     return float(schedule.beta(epoch, num_epochs if num_epochs is not None else epoch))
 
 
@@ -58,8 +61,7 @@ class BetaScheduler:
         try:
             beta = float(self.schedule.beta(epoch, self.num_epochs))
         except Exception as exc:
-            raise PluginError(f"{self.origin} raised at epoch {epoch}: "
-                              f"{type(exc).__name__}: {exc}") from exc
+            raise plugin_failure(self.origin, "beta", exc, f"at epoch {epoch}") from exc
         if not math.isfinite(beta) or beta < 0:
             raise PluginError(f"{self.origin} returned β={beta} at epoch {epoch}; "
                               "β must be a finite number >= 0")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import re
 import shlex
 import sys
 import time
@@ -33,6 +32,7 @@ from vaeframe.config import RunConfig, build_config, parse_toml
 from vaeframe.errors import ConfigError, VaeframeError
 from vaeframe.overrides import parse_path, set_path
 from vaeframe.plugins import Registry
+from vaeframe.rundir import slug
 
 SWEEP_KEYS = ("grid", "name", "points")
 
@@ -67,7 +67,7 @@ def _format_value(value: Any) -> str:
 
 def run_name(sweep_name: str, label: str) -> str:
     """``<sweep>-<label>`` with only characters that are safe in a directory name."""
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", f"{sweep_name}-{label}" if label else sweep_name)
+    return slug(f"{sweep_name}-{label}" if label else sweep_name)
 
 
 def _key(where: str, key: str) -> str:

@@ -104,7 +104,8 @@ class ConsoleLogger(Logger):
         if criteria:
             from rich.markup import escape
 
-            self._console.print("[bold]success criteria[/] (SEED-SPEC §6):")
+            self._console.print("[bold]success criteria[/] "
+                                "(docs/specification.md#success-criteria):")
         for item in criteria:
             style = {True: "green", False: "red"}.get(item["passed"], "dim")
             mark, _, rest = item["text"].partition(" ")
@@ -118,6 +119,10 @@ class JsonlLogger(Logger):
     filename: str = "metrics.jsonl"
 
     _handle: IO[str] | None = attrs.field(init=False, default=None)
+
+    def history_file(self) -> str:
+        """The run's history as JSON lines, relative to the run directory (for reports)."""
+        return self.filename
 
     def open(self, run: RunInfo) -> None:
         path = Path(run.run_dir, self.filename)

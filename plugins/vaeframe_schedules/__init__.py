@@ -70,6 +70,9 @@ class Cyclical:
             return position / half * self.max_beta
         return (self.cycle_length - position) / half * self.max_beta
 
+    def period(self, num_epochs: int) -> int:
+        return self.cycle_length
+
 
 @hookimpl
 def register_schedules(register):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from vaeframe.criteria import evaluate_run
 from vaeframe.errors import VaeframeError
 from vaeframe.report.runs import RunRecord, load_runs
+from vaeframe.rundir import slug
 
 RECONSTRUCTED_GRIDS = 8
 
@@ -21,7 +21,7 @@ def run_criteria(record: RunRecord) -> list[dict[str, Any]]:
         return stored
     if not record.epochs:
         return []
-    return evaluate_run(record.history, record.config, record.summary.get("beta_history"))
+    return evaluate_run(record.history, record.declared, record.summary.get("beta_history"))
 
 
 def all_criteria(records: Sequence[RunRecord]) -> dict[str, list[dict[str, Any]]]:
@@ -39,17 +39,14 @@ def all_criteria(records: Sequence[RunRecord]) -> dict[str, list[dict[str, Any]]
     return found
 
 
-def _slug(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", label)
-
-
 def _markdown(records: Sequence[RunRecord], table: str, images: list[tuple[str, str]],
               notes: list[str]) -> str:
     lines = ["# vaeframe report", "", "Runs:", ""]
     lines += [f"- **{r.label}**: `{r.path}`" for r in records]
     lines += ["", "## Comparison", "",
               "Final-epoch figures from each run's summary.json; ✓ pass, ✗ fail, "
-              "· not measurable here, — does not apply. Criteria: SEED-SPEC §6.", "", table]
+              "· not measurable here, — does not apply. Criteria: "
+              "docs/specification.md#success-criteria.", "", table]
     lines += ["## Plots", ""] + [f"![{alt}]({name})" for alt, name in images]
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
@@ -85,7 +82,7 @@ def make_report(run_dirs: Sequence[Path], out: Path) -> Path:
         if checkpoint is None:
             notes.append(f"{record.label}: no checkpoint: no reconstructions")
             continue
-        name = f"reconstructions_{_slug(record.label)}.png"
+        name = f"reconstructions_{slug(record.label)}.png"
         plot_reconstructions(reconstruct(record, checkpoint, RECONSTRUCTED_GRIDS),
                              record.label, out / name)
         images.append((f"{record.label}: reconstructions", name))

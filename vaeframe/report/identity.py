@@ -1,4 +1,5 @@
-"""Criterion 5: a free-bits run with threshold 0 must reproduce the plain run bit for bit."""
+"""Criterion 5: a run whose KL regularizer declares a floor of 0 must reproduce the run with
+the plain KL bit for bit."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ from typing import Any
 
 from vaeframe.criteria import criterion
 from vaeframe.report.runs import RunRecord
+from vaeframe.rundir import checkpoint_path
 
 TITLE = "5. free bits 0 is the plain KL"
 
 
-def is_free_bits_zero(record: RunRecord) -> bool:
-    kl = record.config.get("kl", {})
-    return kl.get("name") == "free_bits" and kl.get("threshold") == 0
+def has_zero_floor(record: RunRecord) -> bool:
+    """A run whose KL regularizer declares a floor, set to 0."""
+    return record.declared.kl_floor == 0
+
+
+def is_plain(record: RunRecord) -> bool:
+    """A run whose KL regularizer declares no floor and the plain KL."""
+    return record.declared.kl_floor is None and record.declared.plain_kl
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -28,9 +35,9 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def plain_twin(record: RunRecord, records: Sequence[RunRecord]) -> RunRecord | None:
-    """A finished run with ``kl = none`` and otherwise the same config as ``record``."""
+    """A finished run with the plain KL and otherwise the same config as ``record``."""
     for other in records:
-        if (other is not record and other.config.get("kl", {}).get("name") == "none"
+        if (other is not record and is_plain(other)
                 and other.summary.get("status") == "finished"
                 and _comparable(other.config) == _comparable(record.config)):
             return other
@@ -41,8 +48,8 @@ def _max_weight_difference(a: RunRecord, b: RunRecord) -> tuple[float, int]:
     """Largest absolute difference between the final weights, and the number of tensors."""
     from vaeframe.checkpoint import load_checkpoint
 
-    left = load_checkpoint(a.path / "checkpoints" / "last.pt")["model"]
-    right = load_checkpoint(b.path / "checkpoints" / "last.pt")["model"]
+    left = load_checkpoint(checkpoint_path(a.path, "last"))["model"]
+    right = load_checkpoint(checkpoint_path(b.path, "last"))["model"]
     if left.keys() != right.keys():
         return float("inf"), len(left)
     worst = 0.0
@@ -68,10 +75,10 @@ def compare(record: RunRecord, twin: RunRecord) -> dict[str, Any]:
 
 
 def identity_criteria(records: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
-    """Criterion 5 for every threshold-0 free-bits run whose plain twin is among ``records``."""
+    """Criterion 5 for every zero-floor run whose plain twin is among ``records``."""
     found = {}
     for record in records:
-        if is_free_bits_zero(record):
+        if has_zero_floor(record):
             twin = plain_twin(record, records)
             if twin is not None:
                 found[record.label] = compare(record, twin)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from vaeframe.criteria import ACCURACY_BAR, dims_logged
-from vaeframe.report.runs import RunRecord
+from vaeframe.report.runs import RunRecord, component_label
 
 DPI = 120
 KL_FLOOR = 0.01  # the heatmap's log scale starts here: a collapsed dimension is darkest
@@ -102,11 +102,9 @@ def kl_matrix(record: RunRecord) -> np.ndarray:
 
 
 def _thresholds(records: Sequence[RunRecord]) -> list[float]:
-    """Every free-bits λ > 0 among ``records``."""
-    found = {float(r.config["kl"]["threshold"]) for r in records
-             if r.config.get("kl", {}).get("name") == "free_bits"
-             and r.config["kl"].get("threshold", 0) > 0}
-    return sorted(found)
+    """Every declared KL floor λ > 0 among ``records``."""
+    return sorted({r.declared.kl_floor for r in records
+                   if r.declared.kl_floor is not None and r.declared.kl_floor > 0})
 
 
 def plot_kl_heatmap(records: Sequence[RunRecord], path: Path) -> Path:
@@ -123,9 +121,8 @@ def plot_kl_heatmap(records: Sequence[RunRecord], path: Path) -> Path:
                              gridspec_kw={"height_ratios": heights})
     image = None
     for ax, record, matrix in zip(axes[:, 0], records, matrices, strict=True):
-        kl = record.config.get("kl", {})
-        floor = (f" — free bits λ = {kl['threshold']} ({kl.get('per', 'sample')})"
-                 if kl.get("name") == "free_bits" else "")
+        floor = (f" — {component_label(record.config, 'kl')}, floor λ = "
+                 f"{record.declared.kl_floor:g}" if record.declared.kl_floor else "")
         ax.set_title(f"{record.label}{floor}", fontsize="medium", loc="left")
         ax.set_ylabel("latent dim")
         if not matrix.size:

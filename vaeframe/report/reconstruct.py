@@ -8,6 +8,7 @@ import attrs
 import numpy as np
 
 from vaeframe.report.runs import RunRecord
+from vaeframe.rundir import CHECKPOINT_NAMES, CONFIG_FILE, checkpoint_path
 
 
 @attrs.frozen
@@ -23,8 +24,8 @@ class Reconstructions:
 
 def find_checkpoint(record: RunRecord) -> Path | None:
     """``checkpoints/best.pt`` (best held-out accuracy), else ``last.pt``, else ``None``."""
-    for name in ("best.pt", "last.pt"):
-        path = record.path / "checkpoints" / name
+    for name in CHECKPOINT_NAMES:
+        path = checkpoint_path(record.path, name)
         if path.is_file():
             return path
     return None
@@ -37,14 +38,15 @@ def reconstruct(record: RunRecord, checkpoint: Path, count: int) -> Reconstructi
     from vaeframe.checkpoint import load_checkpoint
     from vaeframe.config import build_config
     from vaeframe.grids import pack_grids
-    from vaeframe.model import ConvBetaVAE
+    from vaeframe.model_contract import build_model
+    from vaeframe.plugin_calls import call_plugin
     from vaeframe.plugins import get_registry
 
     config = build_config({**record.config, "loggers": []}, get_registry(),
-                          str(record.path / "config.toml"))
-    data = config.data.params.load()
+                          str(record.path / CONFIG_FILE))
+    data = call_plugin(config.data, "load")
     state = load_checkpoint(checkpoint)
-    model = ConvBetaVAE(config.model.latent_dim, tuple(config.model.channels))
+    model = build_model(config.model, torch.device("cpu"))
     model.load_state_dict(state["model"])
     model.eval()
     indices, inputs, outputs = {}, {}, {}

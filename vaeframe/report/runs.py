@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from vaeframe.config import upgrade_run_dir_config
 from vaeframe.criteria import epoch_rows
+from vaeframe.declarations import Declared, declarations
 from vaeframe.errors import VaeframeError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from vaeframe.rundir import CONFIG_FILE, DEFAULT_HISTORY_FILE, SUMMARY_FILE
+from vaeframe.tomlio import TOMLDecodeError, loads_toml
 
 
 @attrs.define
@@ -33,6 +31,34 @@ class RunRecord:
     def epochs(self) -> list[dict[str, Any]]:
         return epoch_rows(self.history)
 
+    @property
+    def declared(self) -> Declared:
+        """What the run's components declared: summary.json's ``declared``, or for runs made
+        before it existed, what the components of its config.toml declare now."""
+        stored = self.summary.get("declared")
+        if isinstance(stored, dict):
+            return Declared.from_dict(stored)
+        return _declared_by_components(self.config)
+
+
+def _declared_by_components(config: Mapping[str, Any]) -> Declared:
+    from vaeframe.config import build_config
+    from vaeframe.plugins import get_registry
+
+    try:
+        run = build_config({**config, "loggers": []}, get_registry(), CONFIG_FILE)
+    except VaeframeError:
+        return Declared()
+    return declarations(run.schedule, run.kl, run.train.epochs)
+
+
+def component_label(config: Mapping[str, Any], section: str) -> str:
+    """``name (field value, ...)`` of the component in ``section`` of a resolved run file."""
+    table = dict(config.get(section, {}))
+    name = table.pop("name", "?")
+    fields = ", ".join(f"{key} {value}" for key, value in table.items())
+    return f"{name} ({fields})" if fields else str(name)
+
 
 def _read_json(path: Path, run_dir: Path) -> dict[str, Any]:
     try:
@@ -46,11 +72,9 @@ def _read_json(path: Path, run_dir: Path) -> dict[str, Any]:
     return data
 
 
-def _metrics_file(run_dir: Path, config: dict[str, Any]) -> Path:
-    for logger in config.get("loggers", []):
-        if logger.get("name") == "jsonl":
-            return run_dir / logger.get("filename", "metrics.jsonl")
-    return run_dir / "metrics.jsonl"
+def _history_file(run_dir: Path, summary: dict[str, Any]) -> Path:
+    """Where the run's history is, as summary.json says (``history_file``)."""
+    return run_dir / str(summary.get("history_file", DEFAULT_HISTORY_FILE))
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:
@@ -71,14 +95,16 @@ def load_run(run_dir: Path) -> RunRecord:
     """Read one run directory; anything missing or malformed is a clear error."""
     if not run_dir.is_dir():
         raise VaeframeError(f"{run_dir}: no such run directory")
-    summary = _read_json(run_dir / "summary.json", run_dir)
+    summary = _read_json(run_dir / SUMMARY_FILE, run_dir)
     try:
-        config = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
+        config = loads_toml((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise VaeframeError(f"{run_dir}: not a vaeframe run directory (no config.toml)") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise VaeframeError(f"{run_dir / 'config.toml'}: unreadable ({exc})") from None
-    history = _read_history(_metrics_file(run_dir, config))
+        raise VaeframeError(f"{run_dir}: not a vaeframe run directory (no {CONFIG_FILE})"
+                            ) from None
+    except (OSError, TOMLDecodeError) as exc:
+        raise VaeframeError(f"{run_dir / CONFIG_FILE}: unreadable ({exc})") from None
+    config = upgrade_run_dir_config(config)
+    history = _read_history(_history_file(run_dir, summary))
     return RunRecord(run_dir, summary, config, history, str(summary.get("name", run_dir.name)))
 
 

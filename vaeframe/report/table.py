@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from vaeframe.report.runs import RunRecord
+from vaeframe.report.runs import RunRecord, component_label
 
 MARKS = {True: "✓", False: "✗", None: "·"}
 CRITERIA_ORDER = ("kl_monitored", "free_bits_floor", "nonblack_acc_train", "nonblack_acc_heldout",
@@ -23,17 +23,6 @@ def number(digits: int) -> Callable[[Any], str]:
     return show
 
 
-def _schedule(config: Mapping[str, Any]) -> str:
-    schedule = dict(config.get("schedule", {}))
-    name = schedule.pop("name", "?")
-    return f"{name} ({', '.join(f'{k} {v}' for k, v in schedule.items())})"
-
-
-def _kl(config: Mapping[str, Any]) -> str:
-    kl = config.get("kl", {})
-    if kl.get("name") != "free_bits":
-        return str(kl.get("name", "?"))
-    return f"free_bits λ {kl['threshold']} per {kl.get('per', 'sample')}"
 
 
 def _get(*keys: str) -> Callable[[Mapping[str, Any]], Any]:
@@ -84,7 +73,7 @@ def criterion_cell(item: Mapping[str, Any] | None) -> str:
         "free_bits_floor": lambda: f"{number(3)(m)} vs λ {t:g}",
         "nonblack_acc_train": lambda: f"{percent(m)} vs {percent(t)}",
         "nonblack_acc_heldout": lambda: f"{percent(m)} vs {percent(t)}",
-        "beta_period": lambda: f"{'none' if m is None else m} vs {t} epochs",
+        "beta_period": lambda: f"{'no period' if m is None else m} vs {t} epochs",
         "identity_with_plain": lambda: _identity(item),
         "active_units": lambda: f"{'—' if m is None else m}/{t}",
     }.get(item.get("id", ""), lambda: str(m))()
@@ -119,8 +108,9 @@ def _escape(text: str) -> str:
 def comparison_table(records: Sequence[RunRecord],
                      criteria: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     """Runs side by side: setup, final figures from summary.json, then the criteria."""
-    rows = [["schedule", *(_schedule(r.config) for r in records)],
-            ["KL regularizer", *(_kl(r.config) for r in records)]]
+    rows = [[title, *(component_label(r.config, section) for r in records)]
+            for title, section in (("model", "model"), ("reconstruction loss", "loss"),
+                                   ("schedule", "schedule"), ("KL regularizer", "kl"))]
     rows += [[label, *(show(get(r.summary)) for r in records)]
              for label, get, show in SUMMARY_ROWS]
     rows += _criteria_rows(records, criteria)

@@ -38,6 +38,10 @@ class CyclicalAnnealing:
             progress = (1 - math.cos(math.pi * progress)) / 2
         return self.max_beta * progress
 
+    def period(self, num_epochs: int) -> int:
+        """β repeats every ⌈T / M⌉ epochs."""
+        return math.ceil(num_epochs / self.M)
+
 
 @hookimpl
 def register_schedules(register: Callable[[str, type], None]) -> None:

@@ -1,18 +1,17 @@
-"""The convolutional β-VAE for 30×30 grids of 11 classes (10 colours + padding)."""
+"""The convolutional β-VAE network (imports torch; loaded when a model is built)."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from vaeframe.grids import NUM_CLASSES, SIDE
+from vaeframe.modules import NUM_CLASSES, GridVAE, one_hot_grids
 
 
-class ConvBetaVAE(nn.Module):
+class ConvBetaVAE(GridVAE):
     """Encoder 30→15→8→4 with strided convolutions, a Gaussian latent, a mirrored decoder."""
 
-    def __init__(self, latent_dim: int = 10, channels: tuple[int, int, int] = (32, 64, 128)):
+    def __init__(self, latent_dim: int, channels: tuple[int, int, int]) -> None:
         super().__init__()
         c1, c2, c3 = channels
         self.latent_dim = latent_dim
@@ -32,18 +31,8 @@ class ConvBetaVAE(nn.Module):
         )
 
     def encode(self, grids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(N, 30, 30)`` uint8 grids → posterior mean and log-variance, ``(N, latent_dim)``."""
-        one_hot = F.one_hot(grids.long(), NUM_CLASSES).permute(0, 3, 1, 2).float()
-        mu, logvar = self.to_stats(self.encoder(one_hot)).chunk(2, dim=1)
+        mu, logvar = self.to_stats(self.encoder(one_hot_grids(grids))).chunk(2, dim=1)
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents → logits ``(N, 11, 30, 30)``."""
-        logits = self.decoder(self.from_latent(z))
-        assert logits.shape[-1] == SIDE
-        return logits
-
-    def forward(self, grids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(grids)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
-        return self.decode(z), mu, logvar
+        return self.decoder(self.from_latent(z))

@@ -1,0 +1,87 @@
+"""summary.json: what a run did and reached, from the trainer's record of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from vaeframe.criteria import evaluate_run
+from vaeframe.declarations import Declared
+
+
+@attrs.frozen
+class TrainingRecord:
+    """The state of a run that its summary reports."""
+
+    name: str
+    run_dir: str
+    device: str
+    world_size: int
+    ranks_agree: bool | None  # under torchrun: parameters identical on every rank at the end
+    epochs: int
+    epochs_completed: int
+    steps: int
+    skipped_steps: int
+    wall_seconds: float
+    train_seconds: float
+    grids_seen: int
+    latent_dim: int
+    dataset: Mapping[str, Any]
+    history: Sequence[Mapping[str, float]]
+    beta_history: Sequence[float]
+    best_epoch: int
+    best_metric: float
+    declared: Declared
+
+
+def _final(last: Mapping[str, float], last_eval: Mapping[str, float],
+           latent_dim: int) -> dict[str, Any]:
+    kl = [last[f"epoch/kl_per_dim/dim_{i}"] for i in range(latent_dim)
+          if f"epoch/kl_per_dim/dim_{i}" in last]
+    return {
+        "beta": last.get("beta"),
+        "loss": last.get("epoch/loss"),
+        "recon_loss": last.get("epoch/recon_loss"),
+        "kl_loss": last.get("epoch/kl_loss"),
+        "kl_raw": last.get("epoch/kl_raw"),
+        "train_nonblack_acc": last_eval.get("train/nonblack_acc"),
+        "heldout_nonblack_acc": last_eval.get("heldout/nonblack_acc"),
+        "active_units": last_eval.get("active_units"),
+        "kl_per_dim": kl,
+        "kl_per_dim_min": min(kl) if kl else None,
+        "kl_per_dim_max": max(kl) if kl else None,
+        "kl_per_dim_mean": sum(kl) / len(kl) if kl else None,
+    }
+
+
+def run_summary(record: TrainingRecord, status: str) -> dict[str, Any]:
+    """The summary.json of a run in ``status`` (``finished``, ``interrupted``, ``failed``)."""
+    last = record.history[-1] if record.history else {}
+    evaluated = [h for h in record.history if "heldout/nonblack_acc" in h]
+    last_eval = evaluated[-1] if evaluated else {}
+    parallel = record.world_size > 1
+    return {
+        "name": record.name,
+        "status": status,
+        "run_dir": record.run_dir,
+        "device": record.device,
+        "world_size": record.world_size,
+        **({"parameters_identical_across_ranks": record.ranks_agree} if parallel else {}),
+        "epochs_completed": record.epochs_completed,
+        "epochs": record.epochs,
+        "steps": record.steps,
+        "skipped_steps": record.skipped_steps,
+        "wall_time_s": round(record.wall_seconds, 3),
+        "train_grids_per_s": round(record.grids_seen / max(record.train_seconds, 1e-9), 1),
+        "latent_dim": record.latent_dim,
+        "dataset": dict(record.dataset),
+        "final": _final(last, last_eval, record.latent_dim),
+        "best": {"epoch": record.best_epoch,
+                 "heldout_nonblack_acc": record.best_metric if record.best_epoch else None},
+        "beta_history": list(record.beta_history),
+        "declared": record.declared.to_dict(),
+        "criteria": evaluate_run(record.history, record.declared, record.beta_history,
+                                 record.latent_dim),
+    }
