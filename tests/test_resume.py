@@ -42,6 +42,18 @@ def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
 
 
+def interrupted_and_resumed(output_dir: Path, *args: str) -> Path:
+    """``vaeframe run ARGS`` stopped by SIGINT in its third epoch, then resumed to the end."""
+    process = start("run", *args, "--set", f"run.output_dir={output_dir}")
+    run_dir = wait_for_epoch(output_dir, 2, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    resumed = vaeframe("run", "--resume", run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    return run_dir
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("whole")

@@ -49,7 +49,8 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path: Path, smoke_args) -
     assert final["active_units"] == epoch_rows[-1]["active_units"]
     assert summary["beta_history"] == [0.0, 0.25, 0.5]
     assert summary["dataset"] == {"name": "synthetic", "train_grids": 96, "heldout_grids": 32,
-                                  "description": "synthetic rectangles, seed 0"}
+                                  "description": "synthetic rectangles, seed 0",
+                                  "heldout_identical_to_train": 0}
     assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"last.pt", "best.pt"}
     assert "finished after 3 epochs" in result.stderr
 

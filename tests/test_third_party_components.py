@@ -149,4 +149,5 @@ def test_third_party_dataset_is_trained_on(run: dict) -> None:
     assert listed(run, "datasets", "tiny")["parameters"][0]["default"] == 8
     assert run["summary"]["status"] == "finished"
     assert run["summary"]["dataset"] == {"name": "tiny", "description": "tiny stripes",
-                                         "train_grids": 8, "heldout_grids": 4}
+                                         "train_grids": 8, "heldout_grids": 4,
+                                         "heldout_identical_to_train": 0}

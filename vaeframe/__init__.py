@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from vaeframe.api import GridData, Logger, Progress, RunInfo
 from vaeframe.errors import ConfigError, PluginError, TrainingError, VaeframeError
-from vaeframe.grids import NUM_CLASSES, NUM_COLOURS, PAD, SIDE, pack_grids
+from vaeframe.grids import NUM_CLASSES, NUM_COLOURS, PAD, SIDE, pack_grids, unseen
 from vaeframe.hookspecs import hookimpl
 from vaeframe.schedules import BetaScheduler, get_beta_schedule, make_schedule
 from vaeframe.validators import ParameterError, at_least, greater_than, one_of
@@ -37,4 +37,5 @@ __all__ = [
     "make_schedule",
     "one_of",
     "pack_grids",
+    "unseen",
 ]

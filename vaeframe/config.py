@@ -75,6 +75,7 @@ class RunConfig:
     run: RunSection
     train: TrainSection
     data: ComponentConfig
+    transforms: list[ComponentConfig]
     model: ComponentConfig
     loss: ComponentConfig
     schedule: ComponentConfig

@@ -20,7 +20,7 @@ from vaeframe.declarations import declarations, takes_progress
 from vaeframe.distributed import World
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
 from vaeframe.fastpath import make_step_function
-from vaeframe.grids import pack_grids
+from vaeframe.grids import count_seen, pack_grids
 from vaeframe.interrupts import StopRequest
 from vaeframe.metrics import evaluate
 from vaeframe.model_contract import build_model
@@ -88,6 +88,7 @@ class Trainer:
         self.train_grids = pack_grids(data.train, source).to(self.device)
         self.heldout_grids = pack_grids(data.heldout, source).to(self.device)
         self.data_description = data.description
+        self.heldout_seen = count_seen(data.heldout, data.train)
 
         self.model = build_model(config.model, self.device)
         self.latent_dim: int = self.model.latent_dim
@@ -112,7 +113,7 @@ class Trainer:
             network=self.network, optimizer=self.optimizer, loss=config.loss,
             regularizer=config.kl, beta=self.beta, progress=self.progress,
             bf16=t.precision == "bf16", parallel=self.world.parallel,
-            skip_nonfinite=t.on_nonfinite == "skip")
+            skip_nonfinite=t.on_nonfinite == "skip", transforms=config.transforms)
         self.generator = torch.Generator(device=self.device).manual_seed(config.run.seed)
         self.epoch = 0
         self.step = 0
@@ -396,6 +397,7 @@ class Trainer:
             latent_dim=self.latent_dim,
             dataset={"name": self.config.data.name, "description": self.data_description,
                      "train_grids": int(self.train_grids.shape[0]),
-                     "heldout_grids": int(self.heldout_grids.shape[0])},
+                     "heldout_grids": int(self.heldout_grids.shape[0]),
+                     "heldout_identical_to_train": self.heldout_seen},
             history=self.history, beta_history=self.scheduler.beta_history,
             best_epoch=self.best_epoch, best_metric=self.best_metric, declared=self.declared)

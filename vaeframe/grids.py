@@ -33,3 +33,20 @@ def pack_grids(grids: Sequence[np.ndarray], source: str) -> torch.Tensor:
                                 f"(min {array.min()}, max {array.max()})")
         packed[index, : array.shape[0], : array.shape[1]] = array
     return torch.from_numpy(packed)
+
+
+def _key(grid: np.ndarray) -> tuple[tuple[int, ...], bytes]:
+    array = np.asarray(grid)
+    return array.shape, array.astype(np.int64).tobytes()
+
+
+def unseen(grids: Sequence[np.ndarray], seen: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The grids of ``grids`` that are not identical (same shape, same cells) to any of
+    ``seen``, in order: a held-out set that holds no training grid."""
+    keys = {_key(grid) for grid in seen}
+    return [grid for grid in grids if _key(grid) not in keys]
+
+
+def count_seen(grids: Sequence[np.ndarray], seen: Sequence[np.ndarray]) -> int:
+    """How many of ``grids`` are identical to one of ``seen``."""
+    return len(grids) - len(unseen(grids, seen))

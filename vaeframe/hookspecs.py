@@ -89,6 +89,19 @@ def register_losses(register: Register) -> None:
 
 
 @hookspec
+def register_transforms(register: Register) -> None:
+    """Register per-batch transforms (``[[transforms]]`` in a run file, applied in order).
+
+    A transform class provides ``apply(self, grids: Tensor) -> Tensor``: a batch of
+    ``(N, 30, 30)`` uint8 grids (padding 10, each grid packed at the top-left) to a batch of
+    the same shape and dtype. It runs inside every training step on the training device (never
+    at evaluation), must not synchronise with the host, and draws its randomness from torch's
+    default generator of that device (``torch.rand(..., device=grids.device)``), which is per
+    rank and saved in every checkpoint, so a resumed run stays bit-identical.
+    """
+
+
+@hookspec
 def register_loggers(register: Register) -> None:
     """Register metric loggers (``[[loggers]]`` in a run file).
 

@@ -40,6 +40,8 @@ class Kind:
 #: in :mod:`vaeframe.hookspecs` and the code that uses it.
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("datasets", "register_datasets", "dataset", "data", "arc-agi-1", ("load",)),
+    Kind("transforms", "register_transforms", "transform", "transforms", None, ("apply",),
+         many=True),
     Kind("models", "register_models", "model", "model", "conv", ("build",)),
     Kind("losses", "register_losses", "reconstruction loss", "loss", "focal", ("loss",)),
     Kind("schedules", "register_schedules", "schedule", "schedule", "linear_warmup", ("beta",)),

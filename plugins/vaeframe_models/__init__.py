@@ -30,11 +30,12 @@ class Conv:
     latent_dim: int = attrs.field(default=10, validator=at_least(1))
     channels: list[int] = attrs.field(factory=lambda: [32, 64, 128],
                                       validator=_three_channel_counts)
+    group_norm: bool = False  # GroupNorm after every hidden convolution
 
     def build(self) -> nn.Module:
         from vaeframe_models.conv_net import ConvBetaVAE
 
-        return ConvBetaVAE(self.latent_dim, tuple(self.channels))
+        return ConvBetaVAE(self.latent_dim, tuple(self.channels), self.group_norm)
 
 
 @attrs.define
