@@ -68,12 +68,17 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--compile", default="off", choices=["off", "graph", "inductor"])
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--beta", type=float, default=0.05, help="β for both loops")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="a run-file override for the engine only, e.g. "
+                             "'transforms=[{name=\"dihedral\"}]' to measure what a transform "
+                             "costs (the plain loop never transforms)")
     args = parser.parse_args(argv)
 
     sets = [f'train.device="{args.device}"', f'train.compile="{args.compile}"',
             f'train.precision="{args.precision}"', 'loggers=[{name="jsonl"}]']
     if args.batch_size:
         sets.append(f"train.batch_size={args.batch_size}")
+    sets += args.sets
     config = configure(parse_toml(args.run_file), get_registry(), str(args.run_file), sets=sets)
     threshold = getattr(config.kl.params, "threshold", 0.0)
 
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "compile": args.compile,
         "precision": args.precision,
         "epochs": args.epochs,
+        "engine_overrides": args.sets,
         "engine_grids_per_s": round(engine_rate, 1),
         "plain_grids_per_s": round(plain_rate, 1),
         "ratio": round(engine_rate / plain_rate, 3),

@@ -6,6 +6,7 @@ import attrs
 import numpy as np
 
 from vaeframe import GridData, VaeframeError, at_least, hookimpl, unseen
+from vaeframe_arc.shapes import ArcShapes
 
 
 def _task_grids(tasks) -> list[np.ndarray]:
@@ -122,3 +123,4 @@ def register_datasets(register):
     register("arc-agi-1", ArcAgi1)
     register("arc-agi-2", ArcAgi2)
     register("synthetic", Synthetic)
+    register("arc-shapes", ArcShapes)
