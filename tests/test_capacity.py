@@ -69,9 +69,9 @@ def test_an_arc_run_logs_capacity_following_the_formula(tmp_path: Path) -> None:
         [expected_capacity(54, 54, 1.5), 25.0], rel=1e-5)
 
 
-LONG = ["--epochs", "6", "--set", "data.num_train=384", "--set", "train.batch_size=8",
+LONG = ["--epochs", "4", "--set", "data.num_train=384", "--set", "train.batch_size=8",
         "--set", "train.log_every_n_steps=5", "--set", "model.channels=[4, 8, 8]",
-        "--set", 'kl={name="capacity", gamma=5.0, c_max=3.0, c_epochs=4.5}']
+        "--set", 'kl={name="capacity", gamma=5.0, c_max=3.0, c_epochs=3.5}']
 
 
 def test_a_capacity_run_resumes_bit_identical(tmp_path: Path) -> None:
