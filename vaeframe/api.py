@@ -44,7 +44,10 @@ class Progress:
     step: torch.Tensor
     num_epochs: torch.Tensor
     fraction: torch.Tensor
-    epochs_done: torch.Tensor
+
+    @property
+    def epochs_done(self) -> torch.Tensor:
+        return self.fraction * self.num_epochs
 
     @classmethod
     def create(cls, num_epochs: int, device: Any = "cpu") -> Progress:
@@ -54,7 +57,7 @@ class Progress:
         def scalar(value: float) -> torch.Tensor:
             return torch.tensor(float(value), dtype=torch.float32, device=device)
 
-        return cls(scalar(1), scalar(1), scalar(num_epochs), scalar(0), scalar(0))
+        return cls(scalar(1), scalar(1), scalar(num_epochs), scalar(0))
 
     def set(self, epoch: int, step: int, num_epochs: int, fraction: float) -> None:
         """Move to ``step`` of ``epoch`` (in place; no host sync)."""
@@ -62,7 +65,6 @@ class Progress:
         self.step.fill_(step)
         self.num_epochs.fill_(num_epochs)
         self.fraction.fill_(fraction)
-        self.epochs_done.fill_(fraction * num_epochs)
 
 
 @attrs.frozen

@@ -47,10 +47,16 @@ def _ask(component: Any, method: str, *args: Any) -> Any:
         raise plugin_failure(component, method, exc) from exc
 
 
+def floor_field(regularizer_class: type) -> str | None:
+    """The field holding the per-dimension KL floor a regularizer class declares, or ``None``."""
+    field = getattr(regularizer_class, "floor_field", None)
+    return field if isinstance(field, str) else None
+
+
 def kl_floor(regularizer: Any) -> float | None:
     """The per-dimension KL floor a regularizer component declares, or ``None``."""
-    field = getattr(type(regularizer.params), "floor_field", None)
-    return float(getattr(regularizer.params, field)) if isinstance(field, str) else None
+    field = floor_field(type(regularizer.params))
+    return None if field is None else float(getattr(regularizer.params, field))
 
 
 def declarations(schedule: Any, regularizer: Any, num_epochs: int) -> Declared:

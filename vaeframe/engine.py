@@ -16,7 +16,7 @@ from vaeframe.allocator import keep_freed_memory
 from vaeframe.api import GridData, Progress
 from vaeframe.checkpoint import load_checkpoint, save_checkpoint
 from vaeframe.config import ComponentConfig, RunConfig
-from vaeframe.declarations import declarations, takes_progress
+from vaeframe.declarations import declarations
 from vaeframe.distributed import World
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
 from vaeframe.fastpath import make_step_function
@@ -107,13 +107,13 @@ class Trainer:
         self.beta = torch.zeros((), device=self.device)
         self.progress = Progress.create(config.train.epochs, self.device)
         self.monitor = getattr(config.kl.params, "monitor", None)
-        # progress is written before each step only where a component reads it
-        self.uses_progress = self.monitor is not None or takes_progress(config.kl.params.kl_loss)
         self.training_step = TrainingStep(
             network=self.network, optimizer=self.optimizer, loss=config.loss,
             regularizer=config.kl, beta=self.beta, progress=self.progress,
             bf16=t.precision == "bf16", parallel=self.world.parallel,
             skip_nonfinite=t.on_nonfinite == "skip", transforms=config.transforms)
+        # progress is written before each step only where a component reads it
+        self.uses_progress = self.monitor is not None or self.training_step.reads_progress
         self.generator = torch.Generator(device=self.device).manual_seed(config.run.seed)
         self.epoch = 0
         self.step = 0

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from vaeframe.config import RunConfig, build_config
+from vaeframe.declarations import floor_field
 from vaeframe.errors import ConfigError
 from vaeframe.plugins import KINDS, Registry
 from vaeframe.tomlio import TOMLDecodeError, loads_toml
@@ -30,12 +31,10 @@ def key_path(path: Sequence[str | int]) -> str:
     return text
 
 
-def floor_field(registry: Registry, name: Any) -> str | None:
-    """The field that holds the per-dimension KL floor of KL regularizer ``name``, as its
-    class declares with ``floor_field``; ``None`` for a regularizer without a floor."""
+def registered_floor_field(registry: Registry, name: Any) -> str | None:
+    """The floor field that the registered KL regularizer ``name`` declares, or ``None``."""
     component = registry.components["kl_regularizers"].get(name) if isinstance(name, str) else None
-    field = getattr(component.cls, "floor_field", None) if component else None
-    return field if isinstance(field, str) else None
+    return floor_field(component.cls) if component else None
 
 
 def parse_path(key: str) -> list[str | int] | None:
@@ -110,10 +109,10 @@ def apply_overrides(raw: dict[str, Any], registry: Registry, *, sets: Sequence[s
     if free_bits is not None:
         kl = raw.get("kl", {})
         flag = f"--free-bits {free_bits:g}"
-        field = floor_field(registry, kl.get("name", KINDS["kl_regularizers"].default))
+        field = registered_floor_field(registry, kl.get("name", KINDS["kl_regularizers"].default))
         if field is None:
             kl = {"name": KINDS["kl_regularizers"].with_floor}
-            field = floor_field(registry, kl["name"])
+            field = registered_floor_field(registry, kl["name"])
             if field is None:
                 raise ConfigError(flag, "kl", f"needs a KL regularizer with a floor; "
                                   f"{registry.unknown_message('kl_regularizers', kl['name'])}")

@@ -48,6 +48,7 @@ class TrainingStep:
         self.beta = beta
         self.progress = progress
         self.kl_term = kl_term(regularizer, progress)
+        self.reads_progress = takes_progress(regularizer.params.kl_loss)
         self.bf16 = bf16
         self.parallel = parallel
         self.skip_nonfinite = skip_nonfinite
