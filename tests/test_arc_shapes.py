@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from vaeframe_arc.shapes import SHAPE_NAMES, ArcShapes, factor_names, generate
 
-from vaeframe import GridData, ParameterError
+from vaeframe import GridData, ParameterError, VaeframeError
 
 # Each shape at size 1 (a 3×3 box), unturned, written out by hand.
 SIZE_ONE = {
@@ -141,3 +141,25 @@ def test_small_canvases_work() -> None:
     assert grids.shape == (50, 4, 4) and set(f["size"]) == {1}
     with pytest.raises(ParameterError, match="side"):
         generate(5, 6, 3, np.random.default_rng(0))
+
+
+def test_held_out_grids_are_unseen_and_labelled_with_their_factors() -> None:
+    shapes = ArcShapes(num_train=20000, num_heldout=2000)
+    data = shapes.load()
+    training = {(g.shape, g.tobytes()) for g in data.train}
+    assert len(data.heldout) == 2000
+    assert not any((g.shape, g.tobytes()) in training for g in data.heldout)
+    assert data.factors == shapes.factor_names
+    for split, grids in (("train", data.train), ("heldout", data.heldout)):
+        labels = data.train_labels if split == "train" else data.heldout_labels
+        assert tuple(labels) == data.factors and all(len(v) == len(grids) for v in labels.values())
+        for i in range(0, len(grids), 97):  # the colour label is the colour painted
+            assert set(np.unique(grids[i])) == {0, labels["colour"][i]}
+    drawn_anyway = ArcShapes(num_train=20000, num_heldout=2000, drop_seen=False).load()
+    seen = sum((g.shape, g.tobytes()) in training for g in drawn_anyway.heldout)
+    assert seen > 100  # why drop_seen is the default: a small canvas repeats itself
+
+
+def test_a_canvas_too_small_for_unseen_held_out_grids_is_a_clear_error() -> None:
+    with pytest.raises(VaeframeError, match=r"found only .* unseen in training on a 4×4 canvas"):
+        ArcShapes(num_train=5000, num_heldout=500, side=4).load()

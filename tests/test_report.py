@@ -85,8 +85,9 @@ def test_sweep_runs_each_point_and_reports_into_its_directory(swept: Path) -> No
 
 def test_report_renders_valid_pngs_of_sensible_size(reported: tuple[Path, str]) -> None:
     out, stdout = reported
-    names = {"beta.png", "accuracy.png", "kl_per_dim.png", "reconstructions_tiny-plain.png",
-             "reconstructions_tiny-fb0.png"}
+    names = {"beta.png", "accuracy.png", "kl_per_dim.png",
+             *(f"{kind}_{run}.png" for kind in ("reconstructions", "traversals", "latents")
+               for run in ("tiny-plain", "tiny-fb0"))}
     assert names <= {p.name for p in out.iterdir()}
     for name in names:
         width, height = png_size(out / name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +18,19 @@ class GridData:
     """What a dataset plugin returns: grids to train on and grids held out for evaluation.
 
     Each grid is a 2-D integer array of colours 0-9 with sides of at most 30.
+
+    Optional per-grid labels say where each grid comes from (``train_labels`` and
+    ``heldout_labels``: column name → one value per grid, e.g. ``task_id``) or what made it.
+    ``factors`` names the label columns that are generative factors (integers, in both
+    splits); vaeframe measures how well the latent space separates them (MIG, DCI, SAP).
     """
 
     train: list[np.ndarray]
     heldout: list[np.ndarray]
     description: str = ""
+    train_labels: Mapping[str, Sequence[Any]] = attrs.field(factory=dict)
+    heldout_labels: Mapping[str, Sequence[Any]] = attrs.field(factory=dict)
+    factors: tuple[str, ...] = ()
 
 
 @attrs.frozen

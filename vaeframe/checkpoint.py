@@ -13,6 +13,8 @@ import torch
 
 from vaeframe.errors import VaeframeError
 
+FORMAT = 1  # the layout of a checkpoint's dictionary; raised when a reader must change
+
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """Write ``state`` to ``path`` through a temporary file, fsync and rename."""
@@ -48,4 +50,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
                             f"or from another program): {first_line}") from None
     if not isinstance(state, dict) or "model" not in state or "epoch" not in state:
         raise VaeframeError(f"{path}: not a vaeframe checkpoint (no model state or epoch)")
+    written = state.get("format", FORMAT)  # checkpoints of vaeframe 0.1.0 carry no format
+    if not isinstance(written, int) or written > FORMAT:
+        raise VaeframeError(f"{path}: written by vaeframe {state.get('vaeframe_version', '?')} "
+                            f"in checkpoint format {written!r}; this vaeframe reads format "
+                            f"{FORMAT} and older: upgrade vaeframe to read it")
     return state

@@ -72,6 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="where report.md, table.md and the PNG files go")
 
+    encode = commands.add_parser(
+        "encode", parents=[common], help="write the latents of a dataset's grids to a file",
+        description="Encode every grid of a dataset with a trained run's model: μ and log σ² "
+                    "of each grid with its split, index, size and labels (ARC: task id, pair, "
+                    "role; arc-shapes: its factors), into an .npz or .csv file.")
+    encode.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    encode.add_argument("--out", type=Path, required=True, metavar="FILE",
+                        help="FILE.npz (every column) or FILE.csv (one row per grid)")
+    encode.add_argument("--data", metavar="NAME",
+                        help="another dataset, with its default parameters (default: the run's)")
+    encode.add_argument("--set", dest="sets", action="append", default=[],
+                        metavar="data.KEY=VALUE",
+                        help="a dataset parameter, e.g. --set data.drop_seen=false (repeatable)")
+    encode.add_argument("--split", choices=("train", "heldout", "all"), default="all")
+    encode.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    encode.add_argument("--device", default="cpu", help="where to run the encoder (cpu, cuda)")
+
     listing = commands.add_parser("list-plugins", parents=[common],
                                   help="list every component by kind")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -154,6 +171,19 @@ def command_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_encode(args: argparse.Namespace) -> int:
+    import time
+
+    from vaeframe.encode import encode_command
+
+    started = time.perf_counter()
+    out, rows, latent_dim = encode_command(args.run_dir, args.out, args.data, args.sets,
+                                           args.split, args.checkpoint, args.device)
+    print(f"encoded {rows} grids into {latent_dim} latent dimensions in "
+          f"{time.perf_counter() - started:.1f} s → {out}", file=sys.stderr)
+    return 0
+
+
 def command_report(args: argparse.Namespace) -> int:
     from vaeframe.report import make_report
 
@@ -211,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_extra_modules([*args.plugins, *args.command_plugins])
     try:
         commands = {"run": command_run, "sweep": command_sweep, "report": command_report,
+                    "encode": command_encode,
                     "list-plugins": command_list_plugins}
         return commands[args.command](args)
     except VaeframeError as exc:

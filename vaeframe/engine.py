@@ -11,14 +11,17 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from vaeframe import distributed
+from vaeframe import __version__, distributed
 from vaeframe.allocator import keep_freed_memory
-from vaeframe.api import GridData, Progress
+from vaeframe.api import Progress
+from vaeframe.checkpoint import FORMAT as CHECKPOINT_FORMAT
 from vaeframe.checkpoint import load_checkpoint, save_checkpoint
 from vaeframe.config import ComponentConfig, RunConfig
+from vaeframe.datasets import load_grid_data
 from vaeframe.declarations import declarations
 from vaeframe.distributed import World
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
+from vaeframe.factor_scores import factor_scores
 from vaeframe.fastpath import make_step_function
 from vaeframe.grids import count_seen, pack_grids
 from vaeframe.interrupts import StopRequest
@@ -83,7 +86,8 @@ class Trainer:
         # sampling noise differs between ranks; the order of grids (self.generator) does not
         seed_everything(config.run.seed + self.world.rank)
 
-        data = self._load_data()
+        data = load_grid_data(config.data)
+        self.data = data
         source = f"dataset {config.data.name!r}"
         self.train_grids = pack_grids(data.train, source).to(self.device)
         self.heldout_grids = pack_grids(data.heldout, source).to(self.device)
@@ -130,21 +134,11 @@ class Trainer:
         self.steps_in_totals = 0
         self.agreed_stop = False
         self.ranks_agree: bool | None = None
+        self.disentanglement: dict[str, Any] | None = None  # at the end, for factor datasets
         self.step_function = make_step_function(self.training_step, self.model, t.compile)
 
     def _zero_totals(self) -> torch.Tensor:
         return torch.zeros(len(STEP_SCALARS) + self.latent_dim, device=self.device)
-
-    def _load_data(self) -> GridData:
-        data = call_plugin(self.config.data, "load")
-        if not isinstance(data, GridData):
-            raise PluginError(f"{self.config.data.describe()}: load() returned "
-                              f"{type(data).__name__}, not a vaeframe.GridData")
-        if not data.train or not data.heldout:
-            raise VaeframeError(f"dataset {self.config.data.name!r} has "
-                                f"{len(data.train)} training and {len(data.heldout)} held-out "
-                                "grids; it needs at least one of each")
-        return data
 
     @property
     def skipped_steps(self) -> int:
@@ -299,6 +293,10 @@ class Trainer:
         if self.world.parallel:
             flat = torch.cat([p.detach().flatten() for p in self.model.parameters()]).cpu()
             self.ranks_agree = all(torch.equal(flat, other) for other in self.world.gather(flat))
+        if self.world.is_main:
+            self.disentanglement = factor_scores(self.model, self.data,
+                                                 self.config.train.eval_batch_size,
+                                                 self.config.run.seed)
         return run_summary(self.record(), "finished")
 
     def _finish_epoch(self, means: list[float], beta: float) -> None:
@@ -339,6 +337,8 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {
+            "format": CHECKPOINT_FORMAT,
+            "vaeframe_version": __version__,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
@@ -400,4 +400,5 @@ class Trainer:
                      "heldout_grids": int(self.heldout_grids.shape[0]),
                      "heldout_identical_to_train": self.heldout_seen},
             history=self.history, beta_history=self.scheduler.beta_history,
-            best_epoch=self.best_epoch, best_metric=self.best_metric, declared=self.declared)
+            best_epoch=self.best_epoch, best_metric=self.best_metric, declared=self.declared,
+            disentanglement=self.disentanglement)

