@@ -102,25 +102,27 @@ def plot_traversals(run: TrainedRun, data: GridData, encoded: Encoded, title: st
     values = np.quantile(encoded.all_mu(), QUANTILES, axis=0).T  # (latent_dim, quantiles)
     bases = [(split, label, k) for split, label in SPLITS
              for k in range(min(BASES_PER_SPLIT, len(encoded.rows[split])))]
-    fig, axes = plt.subplots(1, len(bases), squeeze=False,
-                             figsize=(2.6 * len(bases) + 1.5, 0.32 * len(dims) + 2.2))
-    for ax, (split, label, k) in zip(axes[0], bases, strict=True):
+    blocks = []
+    for split, label, k in bases:
         position = (k + 1) * len(encoded.rows[split]) // (BASES_PER_SPLIT + 1)
         base = encoded.mu[split][position]
         grid = np.asarray(grids_of(data, split)[encoded.rows[split][position]])
-        tiles = [[grid, *run.decode(base[None])]]
-        tiles += traversal_tiles(run, base, dims, values)
-        image = mosaic(tiles)
+        tiles = [[grid, *run.decode(base[None])], *traversal_tiles(run, base, dims, values)]
+        blocks.append((f"{label} grid #{encoded.rows[split][position]}", mosaic(tiles)))
+    tallest = max(image.shape[0] / image.shape[1] for _, image in blocks)
+    fig, axes = plt.subplots(1, len(blocks), squeeze=False,
+                             figsize=(2.8 * len(blocks) + 1.5, 2.3 * tallest + 0.9))
+    for ax, (name, image) in zip(axes[0], blocks, strict=True):
         ax.imshow(image, interpolation="nearest")
-        step = image.shape[0] / len(tiles)
-        ax.set_yticks([step * (i + 0.5) for i in range(len(tiles))])
+        step = image.shape[0] / (len(dims) + 1)
+        ax.set_yticks([step * (i + 0.5) for i in range(len(dims) + 1)])
         ax.set_yticklabels(["input | recon."] + [
             f"dim {d} · {kl[d]:.2f}" + ("" if active[d] else " ×") for d in dims],
             fontsize="x-small")
         for tick, dim in zip(ax.get_yticklabels()[1:], dims, strict=True):
             tick.set_color("black" if active[dim] else "#999999")
         ax.set_xticks([])
-        ax.set_title(f"{label} grid #{encoded.rows[split][position]}", fontsize="small")
+        ax.set_title(name, fontsize="small")
     fig.suptitle(f"{title}: latent traversals ({run.checkpoint.name}, epoch {run.epoch}); rows: "
                  f"dims by KL (nats), × inactive (Var μ ≤ {ACTIVE_UNIT_THRESHOLD}); columns: "
                  f"quantiles {', '.join(f'{q:g}' for q in QUANTILES)} of μ over the data",
@@ -131,7 +133,7 @@ def plot_traversals(run: TrainedRun, data: GridData, encoded: Encoded, title: st
 
 def _map_colourings(data: GridData, encoded: Encoded) -> list[tuple[str, np.ndarray]]:
     """(name, one value per encoded grid): the split, the grid's larger side, then up to
-    three factors."""
+    three factors; those that take one value only are left out."""
     found = [("split", np.concatenate([np.full(len(encoded.rows[s]), label)
                                        for s, label in SPLITS])),
              ("grid side", np.concatenate([[max(np.shape(grids_of(data, s)[i]))
@@ -139,7 +141,7 @@ def _map_colourings(data: GridData, encoded: Encoded) -> list[tuple[str, np.ndar
     for factor in data.factors[:MAP_FACTORS]:
         found.append((factor, np.concatenate([np.asarray(labels_of(data, s)[factor])[
             encoded.rows[s]] for s, _ in SPLITS])))
-    return found
+    return [(name, values) for name, values in found if len(set(values.tolist())) > 1]
 
 
 def plot_latent_map(data: GridData, encoded: Encoded, title: str, path: Path) -> Path:
