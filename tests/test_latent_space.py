@@ -172,3 +172,32 @@ def test_encode_refuses_an_unknown_format_before_loading(ultra_run, tmp_path) ->
     result = vaeframe("encode", ultra_run, "--out", tmp_path / "x.parquet")
     assert result.returncode != 0
     assert "unknown format '.parquet'; use one of .npz, .csv" in result.stderr
+
+
+def test_a_traversal_row_moves_one_dimension_over_its_values(ultra_run) -> None:
+    from vaeframe.report.latent_pictures import QUANTILES, traversal_tiles
+
+    run = vf.load_run(ultra_run)
+    data = run.data()
+    mu, _ = run.encode(data.heldout[:200])
+    values = np.quantile(mu, QUANTILES, axis=0).T
+    base = mu[0]
+    rows = traversal_tiles(run, base, [7, 3], values)
+    assert [len(row) for row in rows] == [len(QUANTILES)] * 2
+    for row, dim in zip(rows, (7, 3), strict=True):
+        codes = np.repeat(base[None], len(QUANTILES), axis=0)
+        codes[:, dim] = values[dim]
+        expected = run.decode(codes)
+        assert all(np.array_equal(a, b) for a, b in zip(row, expected, strict=True))
+
+
+def test_a_mosaic_boxes_each_grid_with_white_padding_and_grey_lines() -> None:
+    from vaeframe.report.arc_grids import ARC_PALETTE
+    from vaeframe.report.latent_pictures import GAP_RGB, mosaic
+
+    image = mosaic([[np.full((2, 3), 1)], [np.full((1, 1), 2), np.zeros((4, 2), dtype=int)]])
+    assert image.shape == (2 * (4 + 1) + 1, 2 * (3 + 1) + 1, 3)  # boxes of 4×3, lines of 1
+    blue = tuple(int(ARC_PALETTE[1][1][i:i + 2], 16) / 255 for i in (1, 3, 5))
+    assert tuple(image[1, 1]) == blue and tuple(image[3, 1]) == (1.0, 1.0, 1.0)
+    assert tuple(image[0, 0]) == GAP_RGB and tuple(image[5, 2]) == GAP_RGB
+    assert tuple(image[9, 5]) == (0.0, 0.0, 0.0)  # black cell of the last grid
