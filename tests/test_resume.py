@@ -111,6 +111,28 @@ def test_resume_after_kill_drops_rows_past_the_checkpoint(tmp_path: Path,
     assert read_jsonl(run_dir / "metrics.jsonl") == read_jsonl(uninterrupted / "metrics.jsonl")
 
 
+@pytest.mark.parametrize("writer", ["thread", "inline"])
+def test_checkpoints_every_n_epochs_lose_at_most_n_epochs_to_a_kill(
+        tmp_path: Path, uninterrupted: Path, writer: str) -> None:
+    every = ["--set", "train.checkpoint_every_n_epochs=3", "--set",
+             f"train.checkpoint_writer={writer}"]
+    process = start("run", str(CONFIGS / "smoke.toml"), *LONG, *every,
+                    "--set", f"run.output_dir={tmp_path}")
+    run_dir = wait_for_epoch(tmp_path, 5, process)
+    process.kill()
+    process.communicate()
+    epochs_logged = max(r["epoch"] for r in read_jsonl(run_dir / "metrics.jsonl"))
+    saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")["epoch"]
+    assert saved % 3 == 0 and epochs_logged - 3 < saved <= epochs_logged
+    assert vaeframe("run", "--resume", run_dir).returncode == 0
+    whole, parts = final_weights(uninterrupted), final_weights(run_dir)
+    assert all(torch.equal(whole[k], parts[k]) for k in whole)
+    assert read_jsonl(run_dir / "metrics.jsonl") == read_jsonl(uninterrupted / "metrics.jsonl")
+    times = json.loads((run_dir / "summary.json").read_text())["time_s"]
+    assert set(times) == {"train", "evaluation", "checkpoints", "loggers", "disentanglement"}
+    assert times["train"] > 0 and times["checkpoints"] > 0 and times["disentanglement"] == 0
+
+
 def test_resume_can_extend_a_finished_run(tmp_path: Path, smoke_args) -> None:
     assert vaeframe(*smoke_args).returncode == 0
     run_dir = only_run_dir(tmp_path / "runs")

@@ -45,6 +45,8 @@ class TrainSection:
     log_every_n_steps: int = attrs.field(default=20, validator=at_least(1))
     eval_every_n_epochs: int = attrs.field(default=1, validator=at_least(1))
     eval_batch_size: int = attrs.field(default=1024, validator=at_least(1))
+    checkpoint_every_n_epochs: int = attrs.field(default=1, validator=at_least(1))
+    checkpoint_writer: str = attrs.field(default="thread", validator=one_of("thread", "inline"))
     on_nonfinite: str = attrs.field(default="stop", validator=one_of("stop", "skip"))
     compile: str = attrs.field(default="off", validator=one_of("off", "graph", "inductor"))
     precision: str = attrs.field(default="fp32", validator=one_of("fp32", "bf16"))

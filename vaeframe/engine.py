@@ -15,7 +15,8 @@ from vaeframe import __version__, distributed
 from vaeframe.allocator import keep_freed_memory
 from vaeframe.api import Progress
 from vaeframe.checkpoint import FORMAT as CHECKPOINT_FORMAT
-from vaeframe.checkpoint import load_checkpoint, save_checkpoint
+from vaeframe.checkpoint import load_checkpoint
+from vaeframe.checkpoint_writer import CheckpointWriter
 from vaeframe.config import ComponentConfig, RunConfig
 from vaeframe.datasets import load_grid_data
 from vaeframe.declarations import declarations
@@ -33,6 +34,8 @@ from vaeframe.rundir import checkpoint_path
 from vaeframe.schedules import BetaScheduler
 from vaeframe.step import STEP_SCALARS, TrainingStep
 from vaeframe.summary import TrainingRecord, run_summary
+
+PHASES = ("evaluation", "checkpoints", "loggers", "disentanglement")
 
 
 class Interrupted(Exception):
@@ -126,6 +129,8 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
         self.wall_seconds = 0.0
+        self.seconds = dict.fromkeys(PHASES, 0.0)  # where the wall time went besides training
+        self.writer = CheckpointWriter(background=t.checkpoint_writer == "thread")
         self.grids_seen = 0
         # the epoch in progress: its order of grids, the next batch and the running sums
         self.order: torch.Tensor | None = None
@@ -223,6 +228,7 @@ class Trainer:
         return metrics
 
     def _checkpoint_note(self) -> str:
+        self.writer.flush()
         last = checkpoint_path(self.run_dir, "last")
         if not last.exists():
             return "there is no checkpoint yet"
@@ -241,8 +247,10 @@ class Trainer:
             return "?"
 
     def _log(self, metrics: Mapping[str, float]) -> None:
+        t0 = time.perf_counter()
         for logger in self.loggers:
             call_plugin(logger, "log", metrics, self.step)
+        self.seconds["loggers"] += time.perf_counter() - t0
 
     def _recon_loss(self, logits: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
         return call_plugin(self.config.loss, "loss", logits, grids)
@@ -266,7 +274,15 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
-        """Train to ``train.epochs``; raises :class:`Interrupted` after saving on a signal."""
+        """Train to ``train.epochs``; raises :class:`Interrupted` after saving on a signal.
+
+        Every checkpoint is on disk when it returns or raises."""
+        try:
+            return self._fit()
+        finally:
+            self.writer.flush()
+
+    def _fit(self) -> dict[str, Any]:
         epochs = self.config.train.epochs
         started = time.perf_counter() - self.wall_seconds
         while self.order is not None or self.epoch < epochs:
@@ -286,20 +302,26 @@ class Trainer:
             if epoch_means is None:
                 self.save_checkpoint(best=False)
                 raise Interrupted(self.stop.signum or 2)
-            self._finish_epoch(epoch_means.cpu().tolist(), beta)
+            stopping = self.agreed_stop and self.epoch < epochs
+            self._finish_epoch(epoch_means.cpu().tolist(), beta, stopping)
             self.wall_seconds = time.perf_counter() - started
-            if self.agreed_stop and self.epoch < epochs:
+            if stopping:
                 raise Interrupted(self.stop.signum or 2)
         if self.world.parallel:
             flat = torch.cat([p.detach().flatten() for p in self.model.parameters()]).cpu()
             self.ranks_agree = all(torch.equal(flat, other) for other in self.world.gather(flat))
         if self.world.is_main:
+            t0 = time.perf_counter()
             self.disentanglement = factor_scores(self.model, self.data,
                                                  self.config.train.eval_batch_size,
                                                  self.config.run.seed)
+            self.seconds["disentanglement"] += time.perf_counter() - t0
         return run_summary(self.record(), "finished")
 
-    def _finish_epoch(self, means: list[float], beta: float) -> None:
+    def _finish_epoch(self, means: list[float], beta: float, stopping: bool) -> None:
+        """Log the epoch, evaluate when due, and save ``best.pt`` when the held-out figure
+        improved and ``last.pt`` every ``checkpoint_every_n_epochs``, at the end, and before
+        a stop."""
         if not all(map(math.isfinite, means)) or not self._parameters_finite():
             raise TrainingError(self._nonfinite_message())
         metrics: dict[str, float] = {"epoch": float(self.epoch), "beta": beta}
@@ -312,28 +334,36 @@ class Trainer:
             metrics["skipped_steps"] = float(self.skipped_steps)
         epochs = self.config.train.epochs
         if self.epoch % self.config.train.eval_every_n_epochs == 0 or self.epoch == epochs:
+            t0 = time.perf_counter()
             metrics.update(self._evaluate())
+            self.seconds["evaluation"] += time.perf_counter() - t0
         self.history.append(metrics)
         self._log(metrics)
         score = metrics.get("heldout/nonblack_acc")
         improved = score is not None and score > self.best_metric
         if improved:
             self.best_metric, self.best_epoch = score, self.epoch
-        self.save_checkpoint(best=improved)
+        last = (self.epoch % self.config.train.checkpoint_every_n_epochs == 0
+                or self.epoch == epochs or stopping)
+        if improved or last:
+            self.save_checkpoint(best=improved, last=last)
 
     def _parameters_finite(self) -> bool:
         flags = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
         return bool(flags.all())
 
     # -- state -------------------------------------------------------------------------------
-    def save_checkpoint(self, best: bool) -> None:
-        """Every rank takes part (RNG states are gathered); rank 0 writes."""
+    def save_checkpoint(self, best: bool, last: bool = True) -> None:
+        """Every rank takes part (RNG states are gathered); rank 0 hands the state to the
+        checkpoint writer (``best.pt`` first, then ``last.pt``)."""
         state = self.state_dict()
         if not self.world.is_main:
             return
-        if best:
-            save_checkpoint(state, checkpoint_path(self.run_dir, "best"))
-        save_checkpoint(state, checkpoint_path(self.run_dir, "last"))
+        names = ["best"] * best + ["last"] * last
+        self.writer.submit(state, [checkpoint_path(self.run_dir, name) for name in names])
+
+    def _phase_seconds(self, phase: str) -> float:
+        return self.writer.seconds if phase == "checkpoints" else self.seconds[phase]
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -351,6 +381,7 @@ class Trainer:
                 "totals": self.totals, "steps_in_totals": self.steps_in_totals},
             "history": self.history,
             "counters": {"train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds,
+                         **{f"{phase}_seconds": self._phase_seconds(phase) for phase in PHASES},
                          "grids_seen": self.grids_seen, "skipped_steps": self.skipped_steps},
             "config": self.config.to_dict(),
         }
@@ -370,6 +401,9 @@ class Trainer:
         counters = state["counters"]
         self.train_seconds = float(counters["train_seconds"])
         self.wall_seconds = float(counters["wall_seconds"])
+        for phase in PHASES:  # absent from checkpoints of vaeframe 0.1.0
+            self.seconds[phase] = float(counters.get(f"{phase}_seconds", 0.0))
+        self.writer.seconds = self.seconds["checkpoints"]
         self.grids_seen = int(counters["grids_seen"])
         self.training_step.skipped = int(counters["skipped_steps"])
         progress = state["epoch_in_progress"]
@@ -394,6 +428,7 @@ class Trainer:
             epochs_completed=self.epoch - (self.order is not None), steps=self.step,
             skipped_steps=self.skipped_steps, wall_seconds=self.wall_seconds,
             train_seconds=self.train_seconds, grids_seen=self.grids_seen,
+            phase_seconds={phase: self._phase_seconds(phase) for phase in PHASES},
             latent_dim=self.latent_dim,
             dataset={"name": self.config.data.name, "description": self.data_description,
                      "train_grids": int(self.train_grids.shape[0]),

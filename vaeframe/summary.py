@@ -26,6 +26,7 @@ class TrainingRecord:
     skipped_steps: int
     wall_seconds: float
     train_seconds: float
+    phase_seconds: Mapping[str, float]  # evaluation, checkpoints, loggers, disentanglement
     grids_seen: int
     latent_dim: int
     dataset: Mapping[str, Any]
@@ -75,6 +76,8 @@ def run_summary(record: TrainingRecord, status: str) -> dict[str, Any]:
         "steps": record.steps,
         "skipped_steps": record.skipped_steps,
         "wall_time_s": round(record.wall_seconds, 3),
+        "time_s": {"train": round(record.train_seconds, 3),
+                   **{phase: round(s, 3) for phase, s in record.phase_seconds.items()}},
         "train_grids_per_s": round(record.grids_seen / max(record.train_seconds, 1e-9), 1),
         "latent_dim": record.latent_dim,
         "dataset": dict(record.dataset),
