@@ -19,7 +19,7 @@ from conftest import CONFIGS, VAEFRAME, cli_env, vaeframe
 from vaeframe.errors import VaeframeError
 from vaeframe.plugins import build_registry
 from vaeframe.rundir import checkpoint_path
-from vaeframe.sweep import load_sweep, point_run_name, run_points
+from vaeframe.sweep import latest_dir, load_sweep, point_run_name, run_points
 from vaeframe.sweep_jobs import PointPool
 from vaeframe.sweep_progress import ProgressFile, progress_line, read_progress
 from vaeframe.sweep_slots import Slot, environment_threads, parse_devices, plan_slots
@@ -277,3 +277,44 @@ def test_ctrl_c_stops_every_point_and_resume_completes_the_sweep(tmp_path: Path)
     for name in ("C-long-a", "C-long-b"):
         assert "resuming at step" in (directory / "logs" / f"{name}.log").read_text()
     assert (directory / "report" / "table.md").is_file()
+
+
+# -- the command line -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--jobs", "0"], "--jobs: give a whole number of at least 1"),
+    (["--threads", "0"], "--threads: give a whole number of at least 1"),
+    (["--jobs", "2", "--point", "0"], "--point runs one point; --jobs runs several"),
+    (["--jobs", "2", "--devices", "cuda:0,gpu1"], "--devices cuda:0,gpu1: 'gpu1' must be"),
+    (["--resume"], "--resume: no sweep directory"),
+    (["--resume", "--dir", "absent"], "--resume --dir absent: no such sweep directory"),
+])
+def test_bad_sweep_flags_get_one_clear_error(tmp_path: Path, flags: list[str],
+                                             message: str) -> None:
+    path = sweep_file(tmp_path, '[sweep]\nname = "E"\n')
+    result = vaeframe("sweep", path, *flags, "--set", f"run.output_dir={tmp_path / 'runs'}",
+                      cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {message}"), result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_without_dir_takes_the_newest_sweep_directory(tmp_path: Path) -> None:
+    path = sweep_file(tmp_path, '[sweep]\nname = "E"\n')
+    sweep = load_sweep(path, REGISTRY, [f"run.output_dir={tmp_path / 'runs'}"])
+    assert sweep.output_dir == str(tmp_path / "runs")  # --set run.output_dir moves the sweep
+    for name in ("E-20260101-101010", "E-20260102-090000", "E-x-20260103-090000"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+    (tmp_path / "runs" / "E-20260104-090000").mkdir()  # a plain run named E, not a sweep
+    (tmp_path / "runs" / "E-20260104-090000" / "config.toml").write_text("")
+    assert latest_dir(sweep) == tmp_path / "runs" / "E-20260102-090000"
+
+
+def test_the_help_says_how_to_stop_and_resume() -> None:
+    result = vaeframe("sweep", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for phrase in ("--jobs N", "--devices LIST", "--threads T", "--resume",
+                   "DIR/logs/<run name>.log", "skips the points whose run finished",
+                   "128 + the signal's number"):
+        assert phrase in text, phrase

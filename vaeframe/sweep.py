@@ -164,7 +164,8 @@ def load_sweep(path: Path, registry: Registry, sets: Sequence[str] = ()) -> Swee
     name = table.get("name", path.stem)
     if not isinstance(name, str) or not name:
         raise ConfigError(str(path), "sweep.name", "expected a non-empty string")
-    output_dir = raw.get("run", {}).get("output_dir", "runs")
+    run = apply_overrides(raw, registry, sets=sets).raw.get("run", {})
+    output_dir = run.get("output_dir", "runs") if isinstance(run, Mapping) else "runs"
     sweep = Sweep(path, name, str(output_dir), raw,
                   tuple(_points({k: v for k, v in table.items() if k != "name"}, str(path))),
                   tuple(sets))
