@@ -10,16 +10,18 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import CONFIGS, VAEFRAME, cli_env, vaeframe
 
-from vaeframe.errors import VaeframeError
+from vaeframe.errors import ConfigError, VaeframeError
 from vaeframe.plugins import build_registry
 from vaeframe.rundir import checkpoint_path
 from vaeframe.sweep import latest_dir, load_sweep, point_run_name, run_points
+from vaeframe.sweep_cluster import SlurmOptions, cluster_launcher, slurm_options
 from vaeframe.sweep_jobs import PointPool
 from vaeframe.sweep_progress import ProgressFile, progress_line, read_progress
 from vaeframe.sweep_slots import Slot, environment_threads, parse_devices, plan_slots
@@ -75,9 +77,9 @@ def test_the_point_command_puts_each_slot_on_its_device(tmp_path: Path) -> None:
     sweep = load_sweep(sweep_file(tmp_path, '[sweep]\ngrid = { "train.epochs" = [1, 2, 3] }\n'),
                        REGISTRY)
     slots = plan_slots(2, 2, parse_devices("cuda:0,cuda:1"))
-    pool = PointPool(sweep, tmp_path, slots, ["vaeframe", "sweep", "F"], resume=True)
+    pool = PointPool(sweep, tmp_path, slots, ["sweep", "F"], resume=True)
     command = pool.point_command(sweep.points[2], slots[1], tmp_path / "p.json")
-    assert command == ["vaeframe", "sweep", "F", "--point", "2", "--resume", "--set",
+    assert command == ["sweep", "F", "--point", "2", "--resume", "--set",
                        'train.device="cuda:1"', "--progress-file", str(tmp_path / "p.json")]
 
 
@@ -284,8 +286,11 @@ def test_ctrl_c_stops_every_point_and_resume_completes_the_sweep(tmp_path: Path)
 @pytest.mark.parametrize(("flags", "message"), [
     (["--jobs", "0"], "--jobs: give a whole number of at least 1"),
     (["--threads", "0"], "--threads: give a whole number of at least 1"),
-    (["--jobs", "2", "--point", "0"], "--point runs one point; --jobs runs several"),
+    (["--jobs", "2", "--point", "0"], "--point runs one point; --jobs and --executor run several"),
     (["--jobs", "2", "--devices", "cuda:0,gpu1"], "--devices cuda:0,gpu1: 'gpu1' must be"),
+    (["--executor", "local", "--point", "0"], "--point runs one point; --jobs and --executor"),
+    (["--slurm", "partition=gpu"], "--slurm sets what a cluster job asks for: it needs"),
+    (["--executor", "slurm", "--devices", "cuda:0"], "--devices assigns this machine's"),
     (["--resume"], "--resume: no sweep directory"),
     (["--resume", "--dir", "absent"], "--resume --dir absent: no such sweep directory"),
 ])
@@ -318,3 +323,65 @@ def test_the_help_says_how_to_stop_and_resume() -> None:
                    "DIR/logs/<run name>.log", "skips the points whose run finished",
                    "128 + the signal's number"):
         assert phrase in text, phrase
+
+
+# -- cluster jobs with submitit ------------------------------------------------------------
+
+def test_slurm_options_come_from_the_file_and_the_flags(tmp_path: Path) -> None:
+    path = sweep_file(tmp_path, '[sweep]\n[sweep.slurm]\npartition = "gpu"\n'
+                      'gpus_per_node = 1\nsetup = ["module load cuda"]\n')
+    sweep = load_sweep(path, REGISTRY)
+    options = slurm_options(sweep.slurm, str(path), ["time_min=240", "additional.gres=gpu:1"])
+    assert options.parameters("vaeframe-sweep") == {
+        "name": "vaeframe-sweep", "timeout_min": 240, "gpus_per_node": 1,
+        "cpus_per_task": None, "mem_gb": None, "stderr_to_stdout": True,
+        "slurm_partition": "gpu", "slurm_setup": ["module load cuda"],
+        "slurm_additional_parameters": {"gres": "gpu:1"}}
+
+
+@pytest.mark.parametrize(("table", "where", "message"), [
+    ('partiton = "gpu"', "sweep.slurm.partiton", "unknown key"),
+    ("time_min = 0", "sweep.slurm.time_min", "must be >= 1"),
+    ('gpus_per_node = "1"', "sweep.slurm.gpus_per_node", "expected an integer"),
+])
+def test_bad_slurm_options_in_the_file_name_the_key(tmp_path: Path, table: str, where: str,
+                                                     message: str) -> None:
+    path = sweep_file(tmp_path, f"[sweep]\n[sweep.slurm]\n{table}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_sweep(path, REGISTRY)  # checked with the file, before anything runs
+    assert (caught.value.source, caught.value.path) == (str(path), where)
+    assert message in caught.value.message
+
+
+@pytest.mark.parametrize(("flag", "where", "message"), [
+    ("time_min=long", "sweep.slurm.time_min", "expected an integer"),
+    ("partition", "", "expected KEY=VALUE"),
+])
+def test_bad_slurm_flags_name_the_flag(flag: str, where: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        slurm_options({}, "sweep.toml", [flag])
+    assert (caught.value.source, caught.value.path) == (f"--slurm {flag}", where)
+    assert message in caught.value.message
+
+
+def test_without_submitit_the_executor_says_what_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "submitit", None)  # as if it were not installed
+    with pytest.raises(VaeframeError, match=r"pip install 'vaeframe\[slurm\]'"):
+        cluster_launcher("slurm", tmp_path, SlurmOptions(), "x", None)
+
+
+def test_points_as_jobs_of_submitits_local_executor(tmp_path: Path) -> None:
+    pytest.importorskip("submitit")
+    path = sweep_file(tmp_path, '[sweep]\nname = "X"\ngrid = { "schedule.max_beta" = [0.1, 0.3] }\n'
+                      "[sweep.slurm]\ntime_min = 5\n")
+    result = vaeframe("sweep", path, "--executor", "local", "--dir", tmp_path / "x")
+    assert result.returncode == 0, result.stderr
+    assert "2 point(s), 2 at a time" in result.stderr and "(local job)" in result.stderr
+    done = summaries(tmp_path / "x")
+    assert sorted(done) == ["X-schedule.max_beta=0.1", "X-schedule.max_beta=0.3"]
+    assert all(s["status"] == "finished" for s in done.values())
+    log = (tmp_path / "x" / "logs" / "X-schedule.max_beta=0.3.log").read_text()
+    assert "local job" in log and "vaeframe run X-schedule.max_beta=0.3" in log
+    assert (tmp_path / "x" / "report" / "table.md").is_file()
+    assert "--resume" in log  # a job that its cluster starts again continues its point

@@ -32,6 +32,13 @@ points in parallel:
   shows its progress. A point that fails does not stop the others; it is reported at the
   end with its exit code and the last lines of its log.
 
+cluster jobs:
+  --executor slurm submits each point as a Slurm job with submitit, asking for what the
+  sweep file's [sweep.slurm] table and --slurm KEY=VALUE say (partition, time_min,
+  gpus_per_node, cpus_per_task, mem_gb, account, qos, constraint, setup, additional). This
+  command waits for the jobs, showing one line per running point, then writes the report.
+  Every job runs its point with --resume, so a job run again continues from its checkpoint.
+
 stopping and resuming:
   Ctrl-C (SIGINT) or SIGTERM asks every running point to stop after its current step and
   save a checkpoint. A second one stops them at once. The command to resume is printed:
@@ -76,9 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "See configs/ablation.toml and the README.",
         epilog=SWEEP_EPILOG)
     sweep.add_argument("run_file", type=Path, help="a run file with a [sweep] table")
-    sweep.add_argument("--jobs", type=int, default=1, metavar="N",
+    sweep.add_argument("--jobs", type=int, metavar="N",
                        help="run up to N points at once, each in a process of its own "
-                            "(default 1: one after another in this process)")
+                            "(default 1: one after another in this process; with "
+                            "--executor: every point at once)")
     sweep.add_argument("--devices", metavar="LIST",
                        help="with --jobs, put the points on these devices round-robin, e.g. "
                             "cuda:0,cuda:1 (sets train.device; default: each point's own)")
@@ -92,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                        help="override a key of every point, after the point's own overrides "
                             "(repeatable)")
+    sweep.add_argument("--executor", choices=["slurm", "local"],
+                       help="run each point as a cluster job with submitit (pip install "
+                            "'vaeframe[slurm]'); local: the same jobs on this machine")
+    sweep.add_argument("--slurm", dest="slurm_sets", action="append", default=[],
+                       metavar="KEY=VALUE",
+                       help="with --executor: set a key of [sweep.slurm], e.g. "
+                            "--slurm partition=gpu --slurm time_min=240 (repeatable)")
     sweep.add_argument("--list", action="store_true",
                        help="print one shell command per point (for a cluster scheduler), "
                             "then the report command; run nothing")

@@ -4,6 +4,7 @@
 [sweep]
 name = "ablation"                                  # optional; default: the file's stem
 grid = { "kl.threshold" = [0.0, 0.3] }             # optional; every combination of the lists
+slurm = { partition = "gpu", time_min = 120 }      # optional; jobs for --executor slurm
 
 [[sweep.points]]                                   # optional; named points
 name = "ultra"
@@ -37,9 +38,10 @@ from vaeframe.errors import ConfigError, VaeframeError
 from vaeframe.overrides import apply_overrides, parse_path, set_path
 from vaeframe.plugins import Registry
 from vaeframe.rundir import CONFIG_FILE, slug
+from vaeframe.sweep_cluster import slurm_options
 from vaeframe.sweep_state import FINISHED, RESUMABLE, point_state, resume_config
 
-SWEEP_KEYS = ("grid", "name", "points")
+SWEEP_KEYS = ("grid", "name", "points", "slurm")
 
 
 @attrs.frozen
@@ -59,6 +61,7 @@ class Sweep:
     base: Mapping[str, Any]  # the run file without its [sweep] table
     points: tuple[SweepPoint, ...]
     sets: tuple[str, ...] = ()  # the command's --set KEY=VALUE, applied to every point
+    slurm: Mapping[str, Any] = attrs.field(factory=dict)  # [sweep.slurm], for --executor
 
 
 def _format_value(value: Any) -> str:
@@ -166,9 +169,10 @@ def load_sweep(path: Path, registry: Registry, sets: Sequence[str] = ()) -> Swee
         raise ConfigError(str(path), "sweep.name", "expected a non-empty string")
     run = apply_overrides(raw, registry, sets=sets).raw.get("run", {})
     output_dir = run.get("output_dir", "runs") if isinstance(run, Mapping) else "runs"
-    sweep = Sweep(path, name, str(output_dir), raw,
-                  tuple(_points({k: v for k, v in table.items() if k != "name"}, str(path))),
-                  tuple(sets))
+    points = _points({k: v for k, v in table.items() if k not in ("name", "slurm")}, str(path))
+    slurm = table.get("slurm", {})
+    slurm_options(slurm, str(path))  # checked now, used by --executor
+    sweep = Sweep(path, name, str(output_dir), raw, tuple(points), tuple(sets), slurm)
     for point in sweep.points:
         point_config(sweep, point, Path(sweep.output_dir), registry)
     return sweep

@@ -17,25 +17,38 @@ from vaeframe import sweep_slots
 from vaeframe.errors import VaeframeError
 from vaeframe.plugins import get_registry
 from vaeframe.sweep import Sweep, point_run_name
-from vaeframe.sweep_jobs import FAILED, INTERRUPTED, PointPool, describe_outcomes
+from vaeframe.sweep_jobs import (
+    FAILED,
+    INTERRUPTED,
+    Launcher,
+    PointPool,
+    ProcessLauncher,
+    describe_outcomes,
+)
 from vaeframe.sweep_progress import ProgressFile
 from vaeframe.sweep_state import FINISHED, point_state, report_run_dir
 
 
 def sweep_command(args: argparse.Namespace) -> int:
     """`vaeframe sweep`: list, run one point, or run every point (N at a time), then report."""
-    if args.jobs < 1 or (args.threads is not None and args.threads < 1):
-        flag = "--jobs" if args.jobs < 1 else "--threads"
-        raise VaeframeError(f"{flag}: give a whole number of at least 1")
+    for flag, value in (("--jobs", args.jobs), ("--threads", args.threads)):
+        if value is not None and value < 1:
+            raise VaeframeError(f"{flag}: give a whole number of at least 1")
     registry = get_registry()
     plan = sweeps.load_sweep(args.run_file, registry, args.sets)
     directory = _sweep_dir(args, plan)
     if args.list:
         print("\n".join(sweeps.list_commands(plan, directory)))
         return 0
-    if args.jobs > 1 and args.point is not None:
-        raise VaeframeError("--point runs one point; --jobs runs several at once: give one")
-    if args.jobs > 1:
+    if args.point is not None and (args.jobs or args.executor):
+        raise VaeframeError("--point runs one point; --jobs and --executor run several: "
+                            "give one")
+    if args.slurm_sets and not args.executor:
+        raise VaeframeError("--slurm sets what a cluster job asks for: it needs --executor")
+    if args.executor and args.devices:
+        raise VaeframeError(f"--devices assigns this machine's devices; with --executor "
+                            f"{args.executor}, each job gets its own (see gpus_per_node)")
+    if args.executor or (args.jobs or 1) > 1:
         return _sweep_in_processes(args, plan, directory)
     if args.threads:
         import torch
@@ -82,8 +95,9 @@ def _resume_command(args: argparse.Namespace, directory: Path) -> str:
     words = ["vaeframe", *(w for m in [*args.plugins, *args.command_plugins] for w in ("-p", m)),
              "sweep", str(args.run_file), "--dir", str(directory)]
     words += ["--point", args.point] if args.point is not None else []
-    if args.jobs > 1:
-        words += ["--jobs", str(args.jobs)]
+    words += ["--jobs", str(args.jobs)] if args.jobs else []
+    words += ["--executor", args.executor] if args.executor else []
+    words += [w for expression in args.slurm_sets for w in ("--slurm", expression)]
     words += ["--devices", args.devices] if args.devices else []
     words += ["--threads", str(args.threads)] if args.threads else []
     words += [w for expression in args.sets for w in ("--set", expression)]
@@ -93,7 +107,9 @@ def _resume_command(args: argparse.Namespace, directory: Path) -> str:
 def _sweep_in_processes(args: argparse.Namespace, plan: Sweep, directory: Path) -> int:
     """--jobs N: the points not finished yet, N at a time, then the report."""
     points = list(plan.points)
-    if args.resume:
+    # a cluster's job that is started again (requeued) continues from its checkpoint
+    resume = args.resume or bool(args.executor)
+    if resume:
         done = [p for p in points if point_state(directory, point_run_name(plan, p)).status
                 == FINISHED]
         for point in done:
@@ -105,15 +121,17 @@ def _sweep_in_processes(args: argparse.Namespace, plan: Sweep, directory: Path) 
         return 0
     devices = sweep_slots.parse_devices(args.devices) if args.devices else ()
     threads = args.threads or sweep_slots.environment_threads(os.environ)
-    slots = sweep_slots.plan_slots(min(args.jobs, max(len(points), 1)),
-                                   sweep_slots.available_cpus(), devices, threads)
-    command = [sys.executable, "-m", "vaeframe",
-               *(w for m in [*args.plugins, *args.command_plugins] for w in ("-p", m)),
+    jobs = args.jobs or (len(points) if args.executor else 1)
+    slots = sweep_slots.plan_slots(min(jobs, len(points)), sweep_slots.available_cpus(),
+                                   devices, threads)
+    command = [*(w for m in [*args.plugins, *args.command_plugins] for w in ("-p", m)),
                "sweep", str(plan.source), "--dir", str(directory),
                *(w for expression in plan.sets for w in ("--set", expression))]
+    launcher = _launcher(args, plan, directory)
     print(f"sweep {plan.name}: {len(points)} point(s), {len(slots)} at a time into {directory} "
-          f"({'; '.join(s.describe() for s in slots)})", file=sys.stderr)
-    pool = PointPool(plan, directory, slots, command, resume=args.resume)
+          f"({'; '.join(dict.fromkeys(launcher.describe(s) for s in slots))})",
+          file=sys.stderr)
+    pool = PointPool(plan, directory, slots, command, resume=resume, launcher=launcher)
     outcomes = pool.run(points)
     for line in describe_outcomes(outcomes):
         print(f"sweep {plan.name}: {line}", file=sys.stderr)
@@ -123,6 +141,18 @@ def _sweep_in_processes(args: argparse.Namespace, plan: Sweep, directory: Path) 
     _report(plan, directory)
     stopped = [o for o in outcomes if o.status in (FAILED, INTERRUPTED)]
     return 1 if stopped else 0
+
+
+def _launcher(args: argparse.Namespace, plan: Sweep, directory: Path) -> Launcher:
+    """Processes on this machine, or jobs of the --executor."""
+    if not args.executor:
+        return ProcessLauncher()
+    from vaeframe.sweep_cluster import SUBMITIT_FOLDER, cluster_launcher, slurm_options
+
+    options = slurm_options(plan.slurm, str(plan.source), args.slurm_sets)
+    directory.mkdir(parents=True, exist_ok=True)
+    return cluster_launcher(args.executor, directory / SUBMITIT_FOLDER, options,
+                            f"vaeframe-{plan.name}", args.threads)
 
 
 def _report(plan: Sweep, directory: Path) -> None:

@@ -1,11 +1,12 @@
 """``vaeframe sweep --jobs N``: up to N points at once, each an ordinary run in a process of
-its own (``vaeframe sweep FILE --point I --dir DIR``), on this machine.
+its own (``vaeframe sweep FILE --point I --dir DIR``).
 
-Each point runs in a slot (:mod:`vaeframe.sweep_slots`) that sets its threads and device.
-Its console output goes to ``DIR/logs/<run name>.log``, its progress to a file next to it,
-and the parent draws one line per running point. A point that fails does not stop the
-others. SIGINT or SIGTERM is forwarded to every running point, which saves a checkpoint
-and stops; points not yet started are left for ``--resume``.
+Each point runs in a slot (:mod:`vaeframe.sweep_slots`) that sets its threads and device; a
+launcher starts it: :class:`ProcessLauncher` on this machine, or a cluster's
+(:mod:`vaeframe.sweep_cluster`). Its console output goes to ``DIR/logs/<run name>.log``, its
+progress to a file next to it, and the parent draws one line per running point. A point
+that fails does not stop the others. SIGINT or SIGTERM is passed on to every running point,
+which saves a checkpoint and stops; points not yet started are left for ``--resume``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -47,13 +49,66 @@ class Outcome:
     run_dir: str | None = None
 
 
+class Running(Protocol):
+    """A point that a launcher started."""
+
+    def poll(self) -> int | None:
+        """Its exit code once it has ended, else ``None``."""
+
+    def send(self, signum: int) -> None:
+        """Pass a stop signal on to it."""
+
+
+class Launcher(Protocol):
+    """Starts a point's command (``vaeframe`` arguments) in a slot, its output to ``log``."""
+
+    def start(self, argv: Sequence[str], slot: Slot, log: Path) -> Running: ...
+
+    def describe(self, slot: Slot) -> str: ...
+
+
+@attrs.frozen
+class LocalProcess:
+    """A point in a process of its own on this machine, in its own process group."""
+
+    process: subprocess.Popen[bytes]
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def send(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)
+
+
+@attrs.frozen
+class ProcessLauncher:
+    """Starts points as ``python -m vaeframe ...`` with the slot's threads in the environment,
+    in a session of their own so that only the parent hears the terminal's Ctrl-C."""
+
+    def start(self, argv: Sequence[str], slot: Slot, log: Path) -> LocalProcess:
+        command = [sys.executable, "-m", "vaeframe", *argv]
+        environment = slot.environment({"COLUMNS": "160", **os.environ,
+                                        "PYTHONUNBUFFERED": "1"})
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} slot {slot.index + 1} "
+                         f"({slot.describe()}): {shlex.join(command)}\n")
+            handle.flush()
+            return LocalProcess(subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
+                env=environment, start_new_session=True))
+
+    def describe(self, slot: Slot) -> str:
+        return slot.describe()
+
+
 @attrs.define
 class Child:
     """A point running in a slot."""
 
     point: SweepPoint
     slot: Slot
-    process: subprocess.Popen[bytes]
+    running: Running
     log: Path
     progress: Path
     started: float
@@ -64,9 +119,9 @@ class Child:
 
 
 class SignalForwarder:
-    """While active, sends SIGINT and SIGTERM on to every running point's process group."""
+    """While active, passes SIGINT and SIGTERM on to every running point."""
 
-    def __init__(self, running: Callable[[], Sequence[subprocess.Popen[bytes]]],
+    def __init__(self, running: Callable[[], Sequence[Running]],
                  say: Callable[[str], None]) -> None:
         self.signum: int | None = None
         self._running = running
@@ -91,17 +146,11 @@ class SignalForwarder:
         self._say(f"{name}: asking {len(running)} running point(s) to stop after the current "
                   "step and save a checkpoint" + (" (send it again to stop them at once)"
                                                   if first else " at once"))
-        for process in running:
-            self.forward(process, signum)
-
-    @staticmethod
-    def forward(process: subprocess.Popen[bytes], signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signum)
+        for point in running:
+            point.send(signum)
 
 
-def _outcome(child: Child, stopping: bool) -> Outcome:
-    code = child.process.returncode
+def _outcome(child: Child, code: int, stopping: bool) -> Outcome:
     if code == 0:
         status = FINISHED
     elif stopping or code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
@@ -114,14 +163,15 @@ def _outcome(child: Child, stopping: bool) -> Outcome:
 
 @attrs.define
 class PointPool:
-    """Runs points of ``sweep`` in ``slots``; ``command`` is the point command up to its
-    ``--point`` (``python -m vaeframe [-p ...] sweep FILE --dir DIR [--set ...]``)."""
+    """Runs points of ``sweep`` in ``slots``; ``command`` is the ``vaeframe`` point command
+    up to its ``--point`` (``[-p ...] sweep FILE --dir DIR [--set ...]``)."""
 
     sweep: Sweep
     directory: Path
     slots: Sequence[Slot]
     command: Sequence[str]
     resume: bool = False
+    launcher: Launcher = attrs.field(factory=ProcessLauncher)
     interval_s: float = 30.0
     signum: int | None = attrs.field(init=False, default=None)  # the signal that stopped it
 
@@ -136,17 +186,8 @@ class PointPool:
         name = point_run_name(self.sweep, point)
         log, progress = logs / f"{name}.log", logs / f"{name}.progress.json"
         progress.unlink(missing_ok=True)
-        command = self.point_command(point, slot, progress)
-        environment = slot.environment({"COLUMNS": "160", **os.environ,
-                                        "PYTHONUNBUFFERED": "1"})
-        with log.open("a", encoding="utf-8") as handle:
-            handle.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} slot {slot.index + 1} "
-                         f"({slot.describe()}): {shlex.join(command)}\n")
-            handle.flush()
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=handle,
-                                       stderr=subprocess.STDOUT, env=environment,
-                                       start_new_session=True)
-        return Child(point, slot, process, log, progress, time.monotonic())
+        running = self.launcher.start(self.point_command(point, slot, progress), slot, log)
+        return Child(point, slot, running, log, progress, time.monotonic())
 
     def run(self, points: Sequence[SweepPoint]) -> list[Outcome]:
         """Run ``points``, at most one a slot at a time; returns an outcome for each."""
@@ -155,25 +196,28 @@ class PointPool:
         running: list[Child] = []
         outcomes: list[Outcome] = []
         with ProgressDisplay(self.interval_s) as display, SignalForwarder(
-                lambda: [c.process for c in running], display.event) as stop:
+                lambda: [c.running for c in running], display.event) as stop:
             while queue or running:
                 while queue and free and stop.signum is None:
                     child = self._start(queue.popleft(), free.pop(0))
                     running.append(child)
                     if stop.signum is not None:  # the signal came while it started
-                        stop.forward(child.process, stop.signum)
-                    display.event(f"{child.label}: started ({child.slot.describe()}); "
-                                  f"log {child.log}")
-                for child in [c for c in running if c.process.poll() is not None]:
+                        child.running.send(stop.signum)
+                    display.event(f"{child.label}: started "
+                                  f"({self.launcher.describe(child.slot)}); log {child.log}")
+                for child in list(running):
+                    code = child.running.poll()
+                    if code is None:
+                        continue
                     running.remove(child)
                     free = sorted([*free, child.slot], key=lambda s: s.index)
-                    outcome = _outcome(child, stop.signum is not None)
+                    outcome = _outcome(child, code, stop.signum is not None)
                     outcomes.append(outcome)
-                    display.event(f"{child.label}: {outcome.status} (exit code "
-                                  f"{outcome.returncode}) after "
+                    display.event(f"{child.label}: {outcome.status} (exit code {code}) after "
                                   f"{time.monotonic() - child.started:.0f} s")
                 display.update([progress_line(c.label, read_progress(c.progress),
-                                              time.monotonic() - c.started, c.slot.describe())
+                                              time.monotonic() - c.started,
+                                              self.launcher.describe(c.slot))
                                 for c in running])
                 if running:
                     time.sleep(POLL_S)
