@@ -23,7 +23,12 @@ from vaeframe.rundir import checkpoint_path
 from vaeframe.sweep import latest_dir, load_sweep, point_run_name, run_points
 from vaeframe.sweep_cluster import SlurmOptions, cluster_launcher, slurm_options
 from vaeframe.sweep_jobs import PointPool
-from vaeframe.sweep_progress import ProgressFile, progress_line, read_progress
+from vaeframe.sweep_progress import (
+    ProgressDisplay,
+    ProgressFile,
+    progress_line,
+    read_progress,
+)
 from vaeframe.sweep_slots import Slot, environment_threads, parse_devices, plan_slots
 from vaeframe.sweep_state import FINISHED, NEW, RESUMABLE, point_run_dirs, point_state
 
@@ -126,6 +131,17 @@ def test_a_point_reports_its_progress_through_its_file(tmp_path: Path) -> None:
                     "its own train.device, 1 thread")
     assert progress_line("[1] Q", {}, 2, "cuda:1, 4 threads") == (
         "[1] Q  starting  0m02s  cuda:1, 4 threads")
+
+
+def test_without_a_terminal_the_lines_are_printed_every_interval(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with ProgressDisplay(interval_s=3600) as display:
+        display.update(["[0] a  epoch 1/3"])  # within the interval: nothing yet
+        display.event("[1] b: started")
+        display.interval_s = 0
+        display.update(["[0] a  epoch 2/3", "[1] b  starting"])
+    assert capsys.readouterr().err.splitlines() == [
+        "[1] b: started", "  [0] a  epoch 2/3", "  [1] b  starting"]
 
 
 # -- whole sweeps in processes --------------------------------------------------------------

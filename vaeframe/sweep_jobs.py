@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Protocol
@@ -150,6 +150,17 @@ class SignalForwarder:
             point.send(signum)
 
 
+@contextlib.contextmanager
+def _stopped_on_error(running: list[Child]) -> Iterator[None]:
+    """If the parent fails, its running points are asked to stop (and save), not orphaned."""
+    try:
+        yield
+    except BaseException:
+        for child in running:
+            child.running.send(signal.SIGTERM)
+        raise
+
+
 def _outcome(child: Child, code: int, stopping: bool) -> Outcome:
     if code == 0:
         status = FINISHED
@@ -195,8 +206,9 @@ class PointPool:
         free = list(self.slots)
         running: list[Child] = []
         outcomes: list[Outcome] = []
-        with ProgressDisplay(self.interval_s) as display, SignalForwarder(
-                lambda: [c.running for c in running], display.event) as stop:
+        display = ProgressDisplay(self.interval_s)
+        stop = SignalForwarder(lambda: [c.running for c in running], display.event)
+        with display, stop, _stopped_on_error(running):
             while queue or running:
                 while queue and free and stop.signum is None:
                     child = self._start(queue.popleft(), free.pop(0))
