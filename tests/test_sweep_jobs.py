@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, VAEFRAME, cli_env, vaeframe
+from conftest import CONFIGS, VAEFRAME, cli_env, read_jsonl, vaeframe
 
 from vaeframe.errors import ConfigError, VaeframeError
 from vaeframe.plugins import build_registry
@@ -125,7 +125,8 @@ def test_a_point_reports_its_progress_through_its_file(tmp_path: Path) -> None:
     [run_dir] = point_run_dirs(tmp_path / "out", "P")
     assert state == {"run_dir": str(run_dir), "step": 9, "epoch": 3, "epochs": 3, "steps": 9,
                      "loss": state["loss"], "status": "finished"}
-    assert state["loss"] == json.loads((run_dir / "summary.json").read_text())["final"]["loss"]
+    logged = [row for row in read_jsonl(run_dir / "metrics.jsonl") if "train/loss" in row]
+    assert state["loss"] == logged[-1]["train/loss"]  # the last logged step's loss
     line = progress_line("[0] P", state, 75, Slot(0, 1).describe())
     assert line == (f"[0] P  epoch 3/3  step 9/9 (100%)  loss {state['loss']:.4g}  1m15s  "
                     "its own train.device, 1 thread")

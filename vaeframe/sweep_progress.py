@@ -1,8 +1,9 @@
 """Where a running sweep point is: a small JSON file its process rewrites, and its one line.
 
 A point run by ``vaeframe sweep --jobs N`` writes ``{"epoch", "epochs", "step", "steps",
-"loss", "run_dir"}`` to its progress file at the start of every epoch and at logging steps
-(at most twice a second); the parent reads it to draw one line per running point.
+"loss", "run_dir"}`` (``loss``: the last logged step's) to its progress file at the start of
+every epoch and at logging steps (at most twice a second); the parent reads it to draw one
+line per running point.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ class ProgressFile(Logger):
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         self._state["step"] = step
-        loss = metrics.get("epoch/loss", metrics.get("train/loss"))
-        if loss is not None:
-            self._state["loss"] = loss
+        if "train/loss" in metrics:  # the last logged step's loss
+            self._state["loss"] = metrics["train/loss"]
+        elif "epoch/loss" in metrics and "loss" not in self._state:  # no step logged yet
+            self._state["loss"] = metrics["epoch/loss"]
         if time.monotonic() - self._written >= MIN_INTERVAL_S:
             self._write()
 
