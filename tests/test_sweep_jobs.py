@@ -180,7 +180,8 @@ def parallel_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     finally:
         torch.set_num_threads(threads)
     assert (failed, interrupted) == (["bad"], None)
-    result = vaeframe("sweep", path, "--jobs", "2", "--threads", "1", "--dir", tmp / "jobs")
+    result = vaeframe("sweep", path, "--jobs", "2", "--threads", "1", "--devices", "cpu",
+                      "--dir", tmp / "jobs")
     return tmp / "one-by-one", tmp / "jobs", result.stderr + f"\nexit code {result.returncode}"
 
 
@@ -196,8 +197,11 @@ def test_points_in_parallel_give_the_same_figures(parallel_sweep: tuple[Path, Pa
     assert all(name in report for name in two), report
     logs = sorted(p.name for p in (parallel / "logs").glob("*.log"))
     assert logs == ["J-bad.log", "J-cyclical.log", "J-fb.log", "J-plain.log"]
-    assert "vaeframe run J-fb" in (parallel / "logs" / "J-fb.log").read_text()
+    log = (parallel / "logs" / "J-fb.log").read_text()
+    assert "vaeframe run J-fb" in log
     assert "vaeframe run J-fb" not in output  # the points' console output is in their logs
+    assert "[1] fb: started (cpu, 1 thread)" in output  # --devices cpu, --threads 1
+    assert "--set 'train.device=\"cpu\"' --progress-file" in log.splitlines()[0]
 
 
 def test_a_failed_point_is_reported_and_the_others_finish(
