@@ -13,6 +13,7 @@ saves a checkpoint), and ``--resume`` continues the sweep later.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -64,7 +65,7 @@ class SlurmOptions:
 def slurm_options(table: Any, source: str, flags: Sequence[str] = ()) -> SlurmOptions:
     """``[sweep.slurm]`` with ``--slurm KEY=VALUE`` flags applied, checked; errors name the
     key path and the file or flag."""
-    raw = dict(table) if isinstance(table, Mapping) else table
+    raw = copy.deepcopy(dict(table)) if isinstance(table, Mapping) else table
     blamed = {}
     for expression in flags:
         where = f"--slurm {expression}"

@@ -26,15 +26,16 @@ from typing import Any, Protocol
 
 import attrs
 
+from vaeframe.rundir import checkpoint_path
 from vaeframe.sweep import Sweep, SweepPoint, point_run_name
 from vaeframe.sweep_progress import ProgressDisplay, progress_line, read_progress
 from vaeframe.sweep_slots import Slot
+from vaeframe.sweep_state import FINISHED
 
 POLL_S = 0.25
 LOG_DIR = "logs"
 INTERRUPTED = "interrupted"
 FAILED = "failed"
-FINISHED = "finished"
 NOT_STARTED = "not started"
 
 
@@ -261,8 +262,10 @@ def describe_outcomes(outcomes: Sequence[Outcome]) -> list[str]:
                          f"{outcome.log}:")
             lines += [f"    {line}" for line in log_tail(outcome.log)] if outcome.log else []
         elif outcome.status == INTERRUPTED:
-            lines.append(f"{label}: interrupted (exit code {outcome.returncode})"
-                         + (f", checkpoint in {outcome.run_dir}" if outcome.run_dir else ""))
+            saved = outcome.run_dir and checkpoint_path(Path(outcome.run_dir)).is_file()
+            lines.append(f"{label}: interrupted (exit code {outcome.returncode}); "
+                         + (f"its checkpoint is in {outcome.run_dir}" if saved else
+                            "no checkpoint yet: --resume starts it anew"))
         elif outcome.status == NOT_STARTED:
             lines.append(f"{label}: not started")
     return lines
