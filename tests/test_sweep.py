@@ -58,7 +58,7 @@ def test_a_grid_alone_names_runs_by_their_parameters(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("table", "where", "message"), [
     ("", "sweep", "needs a [sweep] table"),
-    ("[sweep]\npoint = []\n", "sweep.point", "unknown key; valid keys: grid, name, points"),
+    ("[sweep]\npoint = []\n", "sweep.point", "unknown key; valid keys: grid, name, points, slurm"),
     ('[sweep]\ngrid = { "kl.threshold" = 0.3 }\n', 'sweep.grid."kl.threshold"',
      "non-empty array"),
     ('[sweep]\n[[sweep.points]]\nname = "a"\n[[sweep.points]]\nname = "a"\n',

@@ -24,6 +24,31 @@ def _plugin_options(dest: str) -> argparse.ArgumentParser:
     return parent
 
 
+SWEEP_EPILOG = """\
+points in parallel:
+  --jobs N runs up to N points at once on this machine, each an ordinary run in a process of
+  its own. The CPUs are divided among them (see --threads); --devices assigns GPUs. Each
+  point's console output goes to DIR/logs/<run name>.log, and one line per running point
+  shows its progress. A point that fails does not stop the others; it is reported at the
+  end with its exit code and the last lines of its log.
+
+cluster jobs:
+  --executor slurm submits each point as a Slurm job with submitit, asking for what the
+  sweep file's [sweep.slurm] table and --slurm KEY=VALUE say (partition, time_min,
+  gpus_per_node, cpus_per_task, mem_gb, account, qos, constraint, setup, additional). This
+  command waits for the jobs, showing one line per running point, then writes the report.
+  Every job runs its point with --resume, so a job run again continues from its checkpoint.
+
+stopping and resuming:
+  Ctrl-C (SIGINT) or SIGTERM asks every running point to stop after its current step and
+  save a checkpoint. A second one stops them at once. The command to resume is printed:
+  vaeframe sweep FILE --dir DIR --resume skips the points whose run finished, continues
+  those with a checkpoint from it, and starts the others. Without --resume, every point
+  runs anew into DIR. Exit code: 0 when every point finished, 1 when one failed, 128 + the
+  signal's number when stopped by a signal (130 for Ctrl-C).
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _plugin_options("command_plugins")
     parser = argparse.ArgumentParser(
@@ -52,10 +77,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser(
         "sweep", parents=[common], help="run every point of a [sweep] run file, then report",
-        description="Run each point of a run file's [sweep] table as an independent run, one "
-                    "after another, into one sweep directory, then write the comparison report "
-                    "into DIR/report. See configs/ablation.toml and the README.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run each point of a run file's [sweep] table as an independent run into "
+                    "one sweep directory,\nthen write the comparison report into DIR/report. "
+                    "See configs/ablation.toml and the README.",
+        epilog=SWEEP_EPILOG)
     sweep.add_argument("run_file", type=Path, help="a run file with a [sweep] table")
+    sweep.add_argument("--jobs", type=int, metavar="N",
+                       help="run up to N points at once, each in a process of its own "
+                            "(default 1: one after another in this process; with "
+                            "--executor: every point at once)")
+    sweep.add_argument("--devices", metavar="LIST",
+                       help="with --jobs, put the points on these devices round-robin, e.g. "
+                            "cuda:0,cuda:1 (sets train.device; default: each point's own)")
+    sweep.add_argument("--threads", type=int, metavar="T",
+                       help="CPU threads per point (default: OMP_NUM_THREADS if set, else "
+                            "the CPUs this process may use divided among the --jobs)")
+    sweep.add_argument("--resume", action="store_true",
+                       help="skip finished points and continue interrupted ones from their "
+                            "checkpoints, in DIR (default: the newest sweep directory of "
+                            "this sweep)")
+    sweep.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a key of every point, after the point's own overrides "
+                            "(repeatable)")
+    sweep.add_argument("--executor", choices=["slurm", "local"],
+                       help="run each point as a cluster job with submitit (pip install "
+                            "'vaeframe[slurm]'); local: the same jobs on this machine")
+    sweep.add_argument("--slurm", dest="slurm_sets", action="append", default=[],
+                       metavar="KEY=VALUE",
+                       help="with --executor: set a key of [sweep.slurm], e.g. "
+                            "--slurm partition=gpu --slurm time_min=240 (repeatable)")
     sweep.add_argument("--list", action="store_true",
                        help="print one shell command per point (for a cluster scheduler), "
                             "then the report command; run nothing")
@@ -63,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run only this point (index from 0, or its name); no report")
     sweep.add_argument("--dir", type=Path, metavar="DIR",
                        help="the sweep directory (default: run.output_dir/NAME-TIMESTAMP)")
+    sweep.add_argument("--progress-file", type=Path, help=argparse.SUPPRESS)
 
     report = commands.add_parser(
         "report", parents=[common], help="plots and a comparison table of runs",
@@ -139,36 +191,9 @@ def _run_file(args: argparse.Namespace) -> Path:
 
 
 def command_sweep(args: argparse.Namespace) -> int:
-    from vaeframe import sweep as sweeps
+    from vaeframe.sweep_command import sweep_command
 
-    registry = get_registry()
-    plan = sweeps.load_sweep(args.run_file, registry)
-    directory = args.dir or sweeps.default_dir(plan)
-    if args.list:
-        print("\n".join(sweeps.list_commands(plan, directory)))
-        return 0
-    points = [sweeps.select(plan, args.point)] if args.point is not None else list(plan.points)
-    failed, interrupted = sweeps.run_points(plan, points, directory, registry)
-    if interrupted is not None:
-        print(f"sweep {plan.name}: interrupted; resume that point with\n"
-              f"  vaeframe run --resume {interrupted['run_dir']}\n"
-              "and run the points after it with --point I --dir "
-              f"{directory} (see --list)", file=sys.stderr)
-        return 128 + int(interrupted.get("signal", 2))
-    if args.point is None:
-        # in the order they ran (each run writes config.toml when it starts)
-        run_dirs = sorted((p.parent for p in directory.glob("*/summary.json")),
-                          key=lambda d: (d / "config.toml").stat().st_mtime)
-        if run_dirs:
-            from vaeframe.report import make_report
-
-            report = make_report(run_dirs, directory / "report")
-            print(f"sweep {plan.name}: report → {report}", file=sys.stderr)
-    if failed:
-        print(f"sweep {plan.name}: {len(failed)} point(s) failed: {', '.join(failed)}",
-              file=sys.stderr)
-        return 1
-    return 0
+    return sweep_command(args)
 
 
 def command_encode(args: argparse.Namespace) -> int:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from vaeframe import distributed
-from vaeframe.api import RunInfo
+from vaeframe.api import Logger, RunInfo
 from vaeframe.checkpoint import load_checkpoint
 from vaeframe.config import ComponentConfig, RunConfig
 from vaeframe.distributed import World, world_from_environment
@@ -72,18 +72,20 @@ def close_loggers(loggers: list[ComponentConfig], summary: Mapping[str, Any],
     return failures
 
 
-def run(config: RunConfig, resume_dir: Path | None = None) -> dict[str, Any]:
+def run(config: RunConfig, resume_dir: Path | None = None,
+        watchers: Sequence[Logger] = ()) -> dict[str, Any]:
     """Train ``config`` into a new run directory, or continue the run in ``resume_dir``.
 
     Under torchrun every rank trains; rank 0 alone writes the run directory and logs.
-    Returns the summary written to ``summary.json``; its ``status`` is ``finished``,
-    ``interrupted`` (with ``signal``) or ``failed``.
+    ``watchers`` are loggers of the caller's own (not in the run file or its config.toml),
+    such as a sweep's progress file. Returns the summary written to ``summary.json``; its
+    ``status`` is ``finished``, ``interrupted`` (with ``signal``) or ``failed``.
     """
     world = world_from_environment()
     check_settings(config, world)
     distributed.start(world, resolve_device(config.train.device))
     try:
-        return _run(config, resume_dir, world)
+        return _run(config, resume_dir, world, watchers)
     finally:
         distributed.stop(world)
 
@@ -102,7 +104,13 @@ def _agreed_run_dir(config: RunConfig, resume_dir: Path | None, world: World) ->
     return found
 
 
-def _run(config: RunConfig, resume_dir: Path | None, world: World) -> dict[str, Any]:
+def _watcher_configs(watchers: Sequence[Logger]) -> list[ComponentConfig]:
+    """The caller's watchers in the form the trainer calls loggers in."""
+    return [ComponentConfig("loggers", type(w).__name__, w) for w in watchers]
+
+
+def _run(config: RunConfig, resume_dir: Path | None, world: World,
+         watchers: Sequence[Logger]) -> dict[str, Any]:
     run_dir = _agreed_run_dir(config, resume_dir, world)
     last = checkpoint_path(run_dir, "last")
     checkpoint = None if resume_dir is None else load_checkpoint(last)
@@ -119,7 +127,7 @@ def _run(config: RunConfig, resume_dir: Path | None, world: World) -> dict[str, 
             info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
                            resumed=checkpoint is not None,
                            resume_step=trainer.step if checkpoint is not None else 0)
-            for logger in config.loggers if world.is_main else []:
+            for logger in [*config.loggers, *_watcher_configs(watchers)] if world.is_main else []:
                 call_plugin(logger, "open", info)
                 opened.append(logger)
             summary = trainer.fit()

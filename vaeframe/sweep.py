@@ -4,6 +4,7 @@
 [sweep]
 name = "ablation"                                  # optional; default: the file's stem
 grid = { "kl.threshold" = [0.0, 0.3] }             # optional; every combination of the lists
+slurm = { partition = "gpu", time_min = 120 }      # optional; jobs for --executor slurm
 
 [[sweep.points]]                                   # optional; named points
 name = "ultra"
@@ -12,29 +13,35 @@ schedule = { name = "ultra_conservative" }         # a table value replaces the 
 ```
 
 The points are the named points (or one unnamed point) crossed with the grid; each applies its
-overrides to the rest of the file, exactly as ``vaeframe run FILE --set KEY=VALUE`` would.
+overrides to the rest of the file, exactly as ``vaeframe run FILE --set KEY=VALUE`` would, and
+then the sweep command's own ``--set`` overrides. ``run_points`` runs points in this process,
+one after another; ``vaeframe.sweep_jobs`` runs several at once, each in a process of its own.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import re
 import shlex
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from vaeframe.api import Logger
 from vaeframe.config import RunConfig, build_config, parse_toml
 from vaeframe.errors import ConfigError, VaeframeError
-from vaeframe.overrides import parse_path, set_path
+from vaeframe.overrides import apply_overrides, parse_path, set_path
 from vaeframe.plugins import Registry
-from vaeframe.rundir import slug
+from vaeframe.rundir import CONFIG_FILE, slug
+from vaeframe.sweep_cluster import slurm_options
+from vaeframe.sweep_state import FINISHED, RESUMABLE, point_state, resume_config
 
-SWEEP_KEYS = ("grid", "name", "points")
+SWEEP_KEYS = ("grid", "name", "points", "slurm")
 
 
 @attrs.frozen
@@ -53,6 +60,8 @@ class Sweep:
     output_dir: str
     base: Mapping[str, Any]  # the run file without its [sweep] table
     points: tuple[SweepPoint, ...]
+    sets: tuple[str, ...] = ()  # the command's --set KEY=VALUE, applied to every point
+    slurm: Mapping[str, Any] = attrs.field(factory=dict)  # [sweep.slurm], for --executor
 
 
 def _format_value(value: Any) -> str:
@@ -139,11 +148,17 @@ def point_raw(sweep: Sweep, point: SweepPoint, directory: Path) -> dict[str, Any
 def point_config(sweep: Sweep, point: SweepPoint, directory: Path,
                  registry: Registry) -> RunConfig:
     source = f"{sweep.source} [sweep point {point.label or point.index}]"
-    return build_config(point_raw(sweep, point, directory), registry, source)
+    overridden = apply_overrides(point_raw(sweep, point, directory), registry, sets=sweep.sets)
+    return build_config(overridden.raw, registry, source, overridden.switched, overridden.flags)
 
 
-def load_sweep(path: Path, registry: Registry) -> Sweep:
-    """Read a sweep file and check every point's run configuration before anything runs."""
+def point_run_name(sweep: Sweep, point: SweepPoint) -> str:
+    return run_name(sweep.name, point.label)
+
+
+def load_sweep(path: Path, registry: Registry, sets: Sequence[str] = ()) -> Sweep:
+    """Read a sweep file and check every point's run configuration (with ``sets`` applied)
+    before anything runs."""
     raw = parse_toml(path)
     table = raw.pop("sweep", None)
     if not isinstance(table, Mapping):
@@ -152,9 +167,12 @@ def load_sweep(path: Path, registry: Registry) -> Sweep:
     name = table.get("name", path.stem)
     if not isinstance(name, str) or not name:
         raise ConfigError(str(path), "sweep.name", "expected a non-empty string")
-    output_dir = raw.get("run", {}).get("output_dir", "runs")
-    sweep = Sweep(path, name, str(output_dir), raw,
-                  tuple(_points({k: v for k, v in table.items() if k != "name"}, str(path))))
+    run = apply_overrides(raw, registry, sets=sets).raw.get("run", {})
+    output_dir = run.get("output_dir", "runs") if isinstance(run, Mapping) else "runs"
+    points = _points({k: v for k, v in table.items() if k not in ("name", "slurm")}, str(path))
+    slurm = table.get("slurm", {})
+    slurm_options(slurm, str(path))  # checked now, used by --executor
+    sweep = Sweep(path, name, str(output_dir), raw, tuple(points), tuple(sets), slurm)
     for point in sweep.points:
         point_config(sweep, point, Path(sweep.output_dir), registry)
     return sweep
@@ -163,6 +181,18 @@ def load_sweep(path: Path, registry: Registry) -> Sweep:
 def default_dir(sweep: Sweep) -> Path:
     """``<run.output_dir>/<sweep name>-<timestamp>``."""
     return Path(sweep.output_dir) / f"{sweep.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def latest_dir(sweep: Sweep) -> Path | None:
+    """The newest ``<run.output_dir>/<sweep name>-<timestamp>`` sweep directory, if any (a
+    run directory of the same name, which has a config.toml, is not one)."""
+    output = Path(sweep.output_dir)
+    if not output.is_dir():
+        return None
+    pattern = re.compile(re.escape(sweep.name) + r"-\d{8}-\d{6}")
+    found = sorted(path for path in output.iterdir() if pattern.fullmatch(path.name)
+                   and path.is_dir() and not (path / CONFIG_FILE).exists())
+    return found[-1] if found else None
 
 
 def select(sweep: Sweep, which: str) -> SweepPoint:
@@ -180,37 +210,52 @@ def list_commands(sweep: Sweep, directory: Path) -> list[str]:
     lines = []
     for point in sweep.points:
         sets = ", ".join(f"{k} = {v!r}" for k, v in point.overrides) or "the file as it is"
+        sets = [arg for expression in sweep.sets for arg in ("--set", expression)]
         lines.append(shlex.join(["vaeframe", "sweep", str(sweep.source), "--point",
-                                 str(point.index), "--dir", str(directory)])
+                                 str(point.index), "--dir", str(directory), *sets])
                      + f"  # {point.label or 'point'}: {sets}")
     lines.append(f"vaeframe report {shlex.quote(str(directory))}/{sweep.name}*/ "
                  f"--out {shlex.quote(str(directory / 'report'))}")
     return lines
 
 
-def run_points(sweep: Sweep, points: list[SweepPoint], directory: Path,
-               registry: Registry) -> tuple[list[str], dict[str, Any] | None]:
-    """Run ``points`` one after another into ``directory``.
+def run_points(sweep: Sweep, points: list[SweepPoint], directory: Path, registry: Registry,
+               resume: bool = False,
+               watchers: Sequence[Logger] = ()) -> tuple[list[str], dict[str, Any] | None]:
+    """Run ``points`` one after another into ``directory``, in this process.
 
-    Returns the labels of the points that failed (the next point still runs after a failure)
-    and, if a signal stopped a run, that run's summary (no later point runs then).
+    With ``resume``, a finished point is skipped and a point with a checkpoint continues from
+    it (see :mod:`vaeframe.sweep_state`). Returns the labels of the points that failed (the
+    next point still runs after a failure) and, if a signal stopped a run, that run's summary
+    (no later point runs then).
     """
     from vaeframe.runner import run
 
     failed = []
     directory.mkdir(parents=True, exist_ok=True)
     for point in points:
-        config = point_config(sweep, point, directory, registry)
-        print(f"sweep {sweep.name}: point {point.index + 1}/{len(sweep.points)} "
-              f"{point.label!r} → {config.run.name}", file=sys.stderr)
+        name = point_run_name(sweep, point)
+        state = point_state(directory, name) if resume else None
+        where = f"sweep {sweep.name}: point {point.index + 1}/{len(sweep.points)} {point.label!r}"
         try:
-            summary = run(config)
+            if state is not None and state.status == FINISHED:
+                print(f"{where}: finished already ({state.run_dir}); skipped", file=sys.stderr)
+                continue
+            if state is not None and state.status == RESUMABLE:
+                assert state.run_dir is not None
+                print(f"{where} → resuming {state.run_dir}", file=sys.stderr)
+                config = resume_config(state.run_dir, registry, sweep.sets)
+                summary = run(config, resume_dir=state.run_dir, watchers=watchers)
+            else:
+                config = point_config(sweep, point, directory, registry)
+                print(f"{where} → {config.run.name}", file=sys.stderr)
+                summary = run(config, watchers=watchers)
         except VaeframeError as exc:
             print(f"error: point {point.label!r}: {exc}", file=sys.stderr)
             failed.append(point.label or str(point.index))
             continue
         if summary.get("status") == "interrupted":
             return failed, summary
-        if summary.get("status") != "finished":
+        if summary.get("status") != FINISHED:
             failed.append(point.label or str(point.index))
     return failed, None
