@@ -45,18 +45,33 @@ def mutual_information(codes: np.ndarray, factors: np.ndarray,
                       for j in range(factors.shape[1])] for i in range(codes.shape[1])])
 
 
+def mig_per_factor(codes: np.ndarray, factors: np.ndarray, bins: int = DEFAULT_BINS
+                   ) -> list[dict[str, float | int] | None]:
+    """Per factor (``None`` for a factor with one value): its ``gap`` (the MIG term), the
+    ``dim`` most informative about it and that dim's ``share`` of the factor's entropy."""
+    codes, factors = _check(codes, factors)
+    found: list[dict[str, float | int] | None] = [None] * factors.shape[1]
+    keep = _varying(factors)
+    if not keep.size:
+        return found
+    entropy = np.array([mutual_info_score(f, f) for f in factors[:, keep].T])
+    info = mutual_information(codes, factors[:, keep], bins)
+    ranked = np.argsort(-info, axis=0)
+    for column, j in enumerate(keep):
+        best = info[ranked[0, column], column]
+        second = info[ranked[1, column], column] if info.shape[0] > 1 else 0.0
+        found[j] = {"gap": float((best - second) / entropy[column]),
+                    "dim": int(ranked[0, column]), "share": float(best / entropy[column])}
+    return found
+
+
 def mig(codes: np.ndarray, factors: np.ndarray, bins: int = DEFAULT_BINS) -> float:
     """Mutual Information Gap (Chen et al. 2018): per factor, the gap between the two code
     dims most informative about it over the factor's entropy, averaged over factors."""
-    codes, factors = _check(codes, factors)
-    keep = _varying(factors)
-    if not keep.size:
+    terms = [t["gap"] for t in mig_per_factor(codes, factors, bins) if t is not None]
+    if not terms:
         raise ValueError("mig: every factor takes a single value")
-    factors = factors[:, keep]
-    entropy = np.array([mutual_info_score(f, f) for f in factors.T])
-    info = mutual_information(codes, factors, bins)
-    top = -np.sort(-np.vstack([info, np.zeros((1, info.shape[1]))]), axis=0)[:2]
-    return float(np.mean((top[0] - top[1]) / entropy))
+    return float(np.mean(terms))
 
 
 def _one_minus_entropy(p: np.ndarray, base: int) -> np.ndarray:
