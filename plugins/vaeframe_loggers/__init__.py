@@ -1,4 +1,5 @@
-"""Built-in loggers: a rich console progress display, a metrics.jsonl writer and W&B."""
+"""Built-in loggers: a rich console progress display, a metrics.jsonl writer, W&B,
+TensorBoard and MLflow."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import IO, Any
 import attrs
 
 from vaeframe import Logger, RunInfo, hookimpl
+from vaeframe_loggers.mlflow_logger import MlflowLogger
+from vaeframe_loggers.tensorboard_logger import TensorboardLogger
 from vaeframe_loggers.wandb_logger import WandbLogger
 
 
@@ -155,3 +158,5 @@ def register_loggers(register):
     register("console", ConsoleLogger)
     register("jsonl", JsonlLogger)
     register("wandb", WandbLogger)
+    register("tensorboard", TensorboardLogger)
+    register("mlflow", MlflowLogger)

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from vaeframe import Logger, ParameterError, RunInfo, VaeframeError, one_of
+from vaeframe_loggers.flat import flatten
 
 MODES = ("online", "offline", "disabled")
 RUN_ID_FILE = "wandb-run-id.txt"
@@ -34,18 +35,6 @@ def _check_mode(instance: Any, attribute: attrs.Attribute[Any], value: str) -> N
 def _strings(_instance: Any, attribute: attrs.Attribute[Any], value: list[str]) -> None:
     if any(not isinstance(tag, str) or not tag for tag in value):
         raise ParameterError(attribute.name, f"must be non-empty strings, got {value!r}")
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"final": {"beta": 0.1}}`` → ``{"final/beta": 0.1}``; lists and scalars stay whole."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{path}/"))
-        else:
-            flat[path] = value
-    return flat
 
 
 @attrs.define

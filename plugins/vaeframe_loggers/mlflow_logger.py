@@ -1,0 +1,133 @@
+"""The MLflow logger. ``mlflow`` is imported only when a run uses it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+
+from vaeframe import Logger, RunInfo, VaeframeError
+from vaeframe_loggers.flat import run_file_params
+from vaeframe_loggers.repeats import RepeatFilter
+
+INSTALL_HINT = "the mlflow logger needs the {package} package: pip install 'vaeframe[mlflow]'"
+RUN_ID_FILE = "mlflow-run-id.txt"
+STORE_FILE = "mlflow.db"  # the local store, next to the run directories
+ARTIFACTS_DIR = "mlartifacts"
+STATUSES = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+PARAMS_PER_CALL, METRICS_PER_CALL = 100, 1000  # MLflow's limits for one log_batch
+
+
+def local_store(run_dir: Path) -> str:
+    """``sqlite:///<output_dir>/mlflow.db``: the store of every run in the output directory."""
+    return f"sqlite:///{Path(run_dir).resolve().parent / STORE_FILE}"
+
+
+def _batches(items: list[Any], size: int = PARAMS_PER_CALL) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+@attrs.define
+class MlflowLogger(Logger):
+    """MLflow: the run file as params, every metric at its step, summary and config as artifacts.
+
+    ``tracking_uri`` empty means ``$MLFLOW_TRACKING_URI`` if set, else a local SQLite store,
+    ``mlflow.db`` in the output directory (artifacts beside it in ``mlartifacts/``).
+    ``run_name`` empty means the run directory's name.
+    """
+
+    tracking_uri: str = ""
+    experiment: str = "vaeframe"
+    run_name: str = ""
+
+    _client: Any = attrs.field(init=False, default=None)
+    _run_id: str = attrs.field(init=False, default="")
+    _repeats: RepeatFilter = attrs.field(init=False, factory=RepeatFilter)
+
+    def open(self, run: RunInfo) -> None:
+        try:
+            from mlflow.exceptions import MlflowException
+            from mlflow.tracking import MlflowClient
+        except ImportError as exc:
+            raise VaeframeError(INSTALL_HINT.format(package=exc.name or "mlflow-skinny")
+                                ) from None
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # table set-up
+        local = not (self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+        uri = local_store(run.run_dir) if local else (
+            self.tracking_uri or os.environ["MLFLOW_TRACKING_URI"])
+        id_file = Path(run.run_dir, RUN_ID_FILE)
+        try:
+            self._client = MlflowClient(uri)
+            if run.resumed and id_file.exists():
+                self._run_id = id_file.read_text(encoding="utf-8").strip()
+                self._continue(run)
+            else:
+                artifacts = Path(run.run_dir).resolve().parent / ARTIFACTS_DIR if local else None
+                self._run_id = self._create(run, artifacts)
+                id_file.write_text(self._run_id + "\n", encoding="utf-8")
+            self._client.log_text(self._run_id, tomli_w.dumps(dict(run.config)), "config.toml")
+        except ImportError as exc:  # the SQL store's packages
+            raise VaeframeError(INSTALL_HINT.format(package=exc.name)) from None
+        except MlflowException as exc:
+            raise VaeframeError(f"mlflow logger, tracking_uri {uri!r}: {exc.message}") from None
+
+    def _create(self, run: RunInfo, artifacts: Path | None) -> str:
+        from mlflow.entities import Param
+        from mlflow.exceptions import MlflowException
+
+        client = self._client
+        found = client.get_experiment_by_name(self.experiment)
+        if found is None:
+            try:
+                experiment_id = client.create_experiment(
+                    self.experiment, artifact_location=artifacts and artifacts.as_uri())
+            except MlflowException:  # made meanwhile by a run in parallel
+                experiment_id = client.get_experiment_by_name(self.experiment).experiment_id
+        else:
+            experiment_id = found.experiment_id
+        created = client.create_run(experiment_id, run_name=self.run_name or run.run_dir.name,
+                                    tags={"vaeframe.run_dir": str(Path(run.run_dir).resolve())})
+        params = [Param(key, str(value)) for key, value in run_file_params(run.config).items()]
+        for batch in _batches(params):
+            client.log_batch(created.info.run_id, params=batch)
+        return created.info.run_id
+
+    def _continue(self, run: RunInfo) -> None:
+        """Reopen the MLflow run; params are fixed in MLflow, so changed ones become tags."""
+        from mlflow.entities import Param, RunTag
+
+        client = self._client
+        logged = client.get_run(self._run_id).data.params
+        params = {key: str(value) for key, value in run_file_params(run.config).items()}
+        new = [Param(k, v) for k, v in params.items() if k not in logged]
+        changed = [RunTag(f"resumed.{k}", v) for k, v in params.items()
+                   if k in logged and logged[k] != v]
+        for batch in _batches(new):
+            client.log_batch(self._run_id, params=batch)
+        client.log_batch(self._run_id, tags=[*changed,
+                                             RunTag("vaeframe.resumed_at_step",
+                                                    str(run.resume_step))])
+        client.update_run(self._run_id, status="RUNNING")
+
+    def log(self, metrics: Mapping[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        assert self._client is not None, "log() before open()"
+        now = int(time.time() * 1000)
+        fresh = [Metric(key, value, now, step)
+                 for key, value in self._repeats.new(metrics, step).items()]
+        for batch in _batches(fresh, METRICS_PER_CALL):
+            self._client.log_batch(self._run_id, metrics=batch)
+
+    def close(self, summary: Mapping[str, Any], status: str) -> None:
+        if self._client is None:
+            return
+        client, self._client = self._client, None
+        client.log_dict(self._run_id, dict(summary), "summary.json")
+        client.set_terminated(self._run_id, status=STATUSES.get(status, "FAILED"))
