@@ -161,8 +161,9 @@ def test_listed_with_its_field(tmp_path: Path) -> None:
     assert entry["description"].startswith("TensorBoard event files")
 
 
-def test_runs_and_listings_without_it_do_not_import_tensorboard(tmp_path: Path) -> None:
-    result = not_imported("tensorboard", ["list-plugins", "--json"],
+def test_runs_and_listings_without_them_import_neither_tensorboard_nor_mlflow(
+        tmp_path: Path) -> None:
+    result = not_imported(["tensorboard", "mlflow"], ["list-plugins", "--json"],
                           ["run", str(CONFIGS / "smoke.toml"), "--epochs", "1", "--set",
                            f"run.output_dir={tmp_path}", "--set", 'loggers=[{name="jsonl"}]'])
     assert result.returncode == 0, result.stderr

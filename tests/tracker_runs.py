@@ -75,12 +75,13 @@ def expected_series(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {key: sorted(steps.items()) for key, steps in series.items()}
 
 
-def not_imported(package: str, *argv: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run each ``vaeframe`` command line in one process, then check ``package`` was never
-    imported."""
+def not_imported(packages: list[str], *argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run each ``vaeframe`` command line in one process, then check that none of
+    ``packages`` was imported."""
     code = ("import sys\nfrom vaeframe.cli import main\n"
             + "".join(f"assert main({args!r}) == 0, {args!r}\n" for args in argv)
-            + f"assert {package!r} not in sys.modules, '{package} was imported'\n")
+            + "".join(f"assert {p!r} not in sys.modules, '{p} was imported'\n"
+                      for p in packages))
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=tracker_env(), timeout=300)
 

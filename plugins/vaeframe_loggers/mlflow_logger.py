@@ -18,15 +18,20 @@ from vaeframe_loggers.repeats import RepeatFilter
 
 INSTALL_HINT = "the mlflow logger needs the {package} package: pip install 'vaeframe[mlflow]'"
 RUN_ID_FILE = "mlflow-run-id.txt"
-STORE_FILE = "mlflow.db"  # the local store, next to the run directories
-ARTIFACTS_DIR = "mlartifacts"
+STORE_DIR = "mlflow"  # the local store, next to the run directories: mlflow.db, artifacts/
+LOCAL = "local store"
 STATUSES = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 PARAMS_PER_CALL, METRICS_PER_CALL = 100, 1000  # MLflow's limits for one log_batch
 
 
-def local_store(run_dir: Path) -> str:
-    """``sqlite:///<output_dir>/mlflow.db``: the store of every run in the output directory."""
-    return f"sqlite:///{Path(run_dir).resolve().parent / STORE_FILE}"
+def local_store(run_dir: Path) -> Path:
+    """``<output_dir>/mlflow``: the store of every run in the output directory."""
+    return Path(run_dir).resolve().parent / STORE_DIR
+
+
+def missing(exc: ImportError) -> VaeframeError:
+    """The install hint, naming the package that could not be imported."""
+    return VaeframeError(INSTALL_HINT.format(package=(exc.name or "mlflow").partition(".")[0]))
 
 
 def _batches(items: list[Any], size: int = PARAMS_PER_CALL) -> list[list[Any]]:
@@ -37,8 +42,8 @@ def _batches(items: list[Any], size: int = PARAMS_PER_CALL) -> list[list[Any]]:
 class MlflowLogger(Logger):
     """MLflow: the run file as params, every metric at its step, summary and config as artifacts.
 
-    ``tracking_uri`` empty means ``$MLFLOW_TRACKING_URI`` if set, else a local SQLite store,
-    ``mlflow.db`` in the output directory (artifacts beside it in ``mlartifacts/``).
+    ``tracking_uri`` empty means ``$MLFLOW_TRACKING_URI`` if set, else a local store in the
+    output directory: ``mlflow/mlflow.db`` (SQLite) and ``mlflow/artifacts/``.
     ``run_name`` empty means the run directory's name.
     """
 
@@ -55,27 +60,42 @@ class MlflowLogger(Logger):
             from mlflow.exceptions import MlflowException
             from mlflow.tracking import MlflowClient
         except ImportError as exc:
-            raise VaeframeError(INSTALL_HINT.format(package=exc.name or "mlflow-skinny")
-                                ) from None
+            raise missing(exc) from None
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # table set-up
-        local = not (self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
-        uri = local_store(run.run_dir) if local else (
-            self.tracking_uri or os.environ["MLFLOW_TRACKING_URI"])
+        uri, source = self._store(run.run_dir)
+        local = source == LOCAL
+        if uri.startswith("sqlite:"):
+            try:  # without them MLflow drops its SQL stores and calls the URI unsupported
+                import alembic  # noqa: F401
+                import sqlalchemy  # noqa: F401
+            except ImportError as exc:
+                raise missing(exc) from None
         id_file = Path(run.run_dir, RUN_ID_FILE)
         try:
+            if local:
+                local_store(run.run_dir).mkdir(exist_ok=True)
             self._client = MlflowClient(uri)
             if run.resumed and id_file.exists():
                 self._run_id = id_file.read_text(encoding="utf-8").strip()
                 self._continue(run)
             else:
-                artifacts = Path(run.run_dir).resolve().parent / ARTIFACTS_DIR if local else None
+                artifacts = local_store(run.run_dir) / "artifacts" if local else None
                 self._run_id = self._create(run, artifacts)
                 id_file.write_text(self._run_id + "\n", encoding="utf-8")
             self._client.log_text(self._run_id, tomli_w.dumps(dict(run.config)), "config.toml")
-        except ImportError as exc:  # the SQL store's packages
-            raise VaeframeError(INSTALL_HINT.format(package=exc.name)) from None
-        except MlflowException as exc:
-            raise VaeframeError(f"mlflow logger, tracking_uri {uri!r}: {exc.message}") from None
+        except ImportError as exc:
+            raise missing(exc) from None
+        except (MlflowException, OSError) as exc:
+            message = exc.message.strip() if isinstance(exc, MlflowException) else str(exc)
+            raise VaeframeError(f"mlflow logger, {source} {uri!r}: {message}") from None
+
+    def _store(self, run_dir: Path) -> tuple[str, str]:
+        """The tracking URI and where it came from: the field, the environment or the default."""
+        if self.tracking_uri:
+            return self.tracking_uri, "tracking_uri"
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
+        return f"sqlite:///{local_store(run_dir) / 'mlflow.db'}", LOCAL
 
     def _create(self, run: RunInfo, artifacts: Path | None) -> str:
         from mlflow.entities import Param
@@ -101,9 +121,17 @@ class MlflowLogger(Logger):
     def _continue(self, run: RunInfo) -> None:
         """Reopen the MLflow run; params are fixed in MLflow, so changed ones become tags."""
         from mlflow.entities import Param, RunTag
+        from mlflow.exceptions import MlflowException
 
         client = self._client
-        logged = client.get_run(self._run_id).data.params
+        try:
+            logged = client.get_run(self._run_id).data.params
+        except MlflowException as exc:
+            raise VaeframeError(
+                f"mlflow logger: cannot continue MLflow run {self._run_id} (named in "
+                f"{Path(run.run_dir, RUN_ID_FILE)}): {exc.message.strip()}; point tracking_uri "
+                "at the store that holds it, or delete that file to start a new MLflow run"
+            ) from None
         params = {key: str(value) for key, value in run_file_params(run.config).items()}
         new = [Param(k, v) for k, v in params.items() if k not in logged]
         changed = [RunTag(f"resumed.{k}", v) for k, v in params.items()

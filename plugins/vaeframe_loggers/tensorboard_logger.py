@@ -42,7 +42,7 @@ class TensorboardLogger(Logger):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
-            if exc.name == "tensorboard":
+            if (exc.name or "").partition(".")[0] == "tensorboard":
                 raise VaeframeError(INSTALL_HINT) from None
             raise VaeframeError(f"the tensorboard logger cannot import tensorboard: {exc}"
                                 ) from None

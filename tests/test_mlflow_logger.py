@@ -1,0 +1,166 @@
+"""The mlflow logger, read back with MLflow's own client from the local store it made.
+
+That runs without it never import mlflow is tested in test_tensorboard_logger.py, for both.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomllib
+from conftest import CONFIGS, read_jsonl
+from test_run_file_errors import assert_clear_error
+from tracker_runs import (
+    KL_PER_DIM,
+    LONG,
+    expected_series,
+    hidden,
+    in_second_epoch,
+    run,
+    start,
+    wait_for_rows,
+)
+from vaeframe_loggers.flat import run_file_params
+
+from vaeframe.checkpoint import load_checkpoint
+
+LOGGERS = '[{name="jsonl"},{name="mlflow"}]'
+# SQLAlchemy 2.1 warns about a loader MLflow's SQL store uses; a run never shows it
+pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
+
+
+def only_run_dir(output: Path) -> Path:
+    """The run directory in ``output``, beside the local store ``mlflow/``."""
+    (run_dir,) = (path.parent for path in output.glob("*/config.toml"))
+    return run_dir
+
+
+def store(output: Path) -> Any:
+    """MLflow's client on the store a run made in ``output`` (imported here, in a test, where
+    MLflow sees pytest and sends no telemetry)."""
+    from mlflow.tracking import MlflowClient
+
+    assert (output / "mlflow" / "mlflow.db").is_file()
+    return MlflowClient(f"sqlite:///{output / 'mlflow' / 'mlflow.db'}")
+
+
+def run_id(run_dir: Path) -> str:
+    return (run_dir / "mlflow-run-id.txt").read_text().strip()
+
+
+def histories(client: Any, run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every metric's full history, in step order (a step logged twice shows twice)."""
+    identifier = run_id(run_dir)
+    return {key: [(m.step, m.value) for m in sorted(client.get_metric_history(identifier, key),
+                                                   key=lambda m: (m.step, m.timestamp))]
+            for key in client.get_run(identifier).data.metrics}
+
+
+def assert_matches_metrics_jsonl(client: Any, run_dir: Path) -> None:
+    """Every figure of metrics.jsonl, at every step, once, with the same value."""
+    expected = expected_series(run_dir)
+    assert set(KL_PER_DIM) <= set(expected)
+    assert histories(client, run_dir) == expected
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One brief run with the mlflow logger, started in its output directory; that directory
+    (its run directory is the only one in it)."""
+    output = tmp_path_factory.mktemp("mlflow") / "runs"
+    process = start(output, LOGGERS)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert err == "", "MLflow printed to the console"
+    return output
+
+
+def test_metrics_are_the_figures_of_metrics_jsonl(finished: Path) -> None:
+    assert_matches_metrics_jsonl(store(finished), only_run_dir(finished))
+
+
+def test_params_artifacts_and_status(finished: Path, tmp_path: Path) -> None:
+    run_dir = only_run_dir(finished)
+    client = store(finished)
+    mlflow_run = client.get_run(run_id(run_dir))
+    assert mlflow_run.info.status == "FINISHED"
+    assert mlflow_run.info.run_name == run_dir.name
+    assert client.get_experiment(mlflow_run.info.experiment_id).name == "vaeframe"
+    assert mlflow_run.data.tags["vaeframe.run_dir"] == str(run_dir.resolve())
+
+    config = (run_dir / "config.toml").read_text()
+    params = mlflow_run.data.params
+    assert params == {k: str(v) for k, v in run_file_params(tomllib.loads(config)).items()}
+    assert (params["train.lr"], params["model.channels"], params["loggers.1.name"]) == (
+        "0.001", "[8, 16, 16]", "mlflow")
+
+    assert mlflow_run.info.artifact_uri == (
+        finished / "mlflow" / "artifacts" / mlflow_run.info.run_id / "artifacts"
+    ).resolve().as_uri()
+    assert sorted(a.path for a in client.list_artifacts(mlflow_run.info.run_id)) == [
+        "config.toml", "summary.json"]
+    local = Path(client.download_artifacts(mlflow_run.info.run_id, "", str(tmp_path)))
+    assert (local / "config.toml").read_text() == config
+    assert json.loads((local / "summary.json").read_text()) == json.loads(
+        (run_dir / "summary.json").read_text())
+    # the run started in the output directory, and MLflow wrote nothing else there
+    assert sorted(p.name for p in finished.iterdir()) == ["mlflow", run_dir.name]
+    assert sorted(p.name for p in (finished / "mlflow").iterdir()) == ["artifacts", "mlflow.db"]
+
+
+def test_ctrl_c_then_resume_continues_the_same_mlflow_run(tmp_path: Path) -> None:
+    output = tmp_path / "runs"
+    process = start(output, LOGGERS, *LONG)
+    run_dir = wait_for_rows(output, process, in_second_epoch)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    client = store(output)
+    identifier = run_id(run_dir)
+    assert client.get_run(identifier).info.status == "KILLED"
+    assert_matches_metrics_jsonl(client, run_dir)
+    before = read_jsonl(run_dir / "metrics.jsonl")
+    checkpoint_step = int(load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"])
+
+    resumed = run(output, "run", "--resume", run_dir, "--epochs", "4")  # longer: a new param
+    assert resumed.returncode == 0, resumed.stderr
+    assert run_id(run_dir) == identifier
+    assert len(client.search_runs([client.get_run(identifier).info.experiment_id])) == 1
+    mlflow_run = client.get_run(identifier)
+    assert mlflow_run.info.status == "FINISHED"
+    assert mlflow_run.data.params["train.epochs"] == "3"  # MLflow keeps a param's first value
+    assert mlflow_run.data.tags["resumed.train.epochs"] == "4"
+    assert mlflow_run.data.tags["vaeframe.resumed_at_step"] == str(checkpoint_step)
+    assert read_jsonl(run_dir / "metrics.jsonl")[:len(before)] == before
+    assert_matches_metrics_jsonl(client, run_dir)
+
+
+def test_listed_with_its_fields(tmp_path: Path) -> None:
+    result = run(tmp_path, "list-plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    entry = next(e for e in json.loads(result.stdout)["loggers"] if e["name"] == "mlflow")
+    assert [(p["name"], p["default"]) for p in entry["parameters"]] == [
+        ("tracking_uri", ""), ("experiment", "vaeframe"), ("run_name", "")]
+    assert entry["description"].startswith("MLflow")
+
+
+@pytest.mark.parametrize("package", ["mlflow", "sqlalchemy"])
+def test_without_its_packages_the_error_says_how_to_install_them(tmp_path: Path,
+                                                                  package: str) -> None:
+    result = hidden(package, "run", str(CONFIGS / "smoke.toml"), "--set",
+                    f"run.output_dir={tmp_path}", "--set", f"loggers={LOGGERS}", cwd=tmp_path)
+    assert_clear_error(result)
+    assert result.stderr == (f"error: the mlflow logger needs the {package} package: "
+                             "pip install 'vaeframe[mlflow]'\n")
+
+
+def test_an_unsupported_tracking_uri_names_the_field(tmp_path: Path) -> None:
+    result = run(tmp_path, "run", CONFIGS / "smoke.toml", "--set",
+                 f"run.output_dir={tmp_path}", "--set",
+                 'loggers=[{name="mlflow",tracking_uri="nonsense://x"}]')
+    assert_clear_error(result, "mlflow logger, tracking_uri 'nonsense://x'",
+                       "unsupported URI 'nonsense://x'")
