@@ -1,6 +1,8 @@
 """The mlflow logger, read back with MLflow's own client from the local store it made.
 
-That runs without it never import mlflow is tested in test_tensorboard_logger.py, for both.
+Every run here goes into one output directory, so into one store, as a user's runs do; each
+test names its run. That runs without the logger never import mlflow is tested in
+test_tensorboard_logger.py, for both packages.
 """
 
 from __future__ import annotations
@@ -33,15 +35,14 @@ LOGGERS = '[{name="jsonl"},{name="mlflow"}]'
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
 
 
-def only_run_dir(output: Path) -> Path:
-    """The run directory in ``output``, beside the local store ``mlflow/``."""
-    (run_dir,) = (path.parent for path in output.glob("*/config.toml"))
+def run_dir_named(output: Path, name: str) -> Path:
+    (run_dir,) = (path.parent for path in output.glob(f"{name}-*/config.toml"))
     return run_dir
 
 
 def store(output: Path) -> Any:
-    """MLflow's client on the store a run made in ``output`` (imported here, in a test, where
-    MLflow sees pytest and sends no telemetry)."""
+    """MLflow's client on the store the runs made in ``output`` (imported here, in a test,
+    where MLflow sees pytest and sends no telemetry)."""
     from mlflow.tracking import MlflowClient
 
     assert (output / "mlflow" / "mlflow.db").is_file()
@@ -67,25 +68,36 @@ def assert_matches_metrics_jsonl(client: Any, run_dir: Path) -> None:
     assert histories(client, run_dir) == expected
 
 
+def interrupt_in_second_epoch(output: Path, name: str, signum: int) -> Path:
+    """A LONG run called ``name``, sent ``signum`` once it trains in its second epoch."""
+    process = start(output, LOGGERS, *LONG, "--set", f"run.name={name}")
+    run_dir = wait_for_rows(output, process, in_second_epoch, name)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    # vaeframe exits 128 + N after a signal it handles; SIGKILL ends the process at once
+    assert process.returncode == (-signum if signum == signal.SIGKILL else 128 + signum), err
+    return run_dir
+
+
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One brief run with the mlflow logger, started in its output directory; that directory
-    (its run directory is the only one in it)."""
+def output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output directory of every run in this module; the first, ``finished``, is a brief
+    run started in that directory."""
     output = tmp_path_factory.mktemp("mlflow") / "runs"
-    process = start(output, LOGGERS)
+    process = start(output, LOGGERS, "--set", "run.name=finished")
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert err == "", "MLflow printed to the console"
     return output
 
 
-def test_metrics_are_the_figures_of_metrics_jsonl(finished: Path) -> None:
-    assert_matches_metrics_jsonl(store(finished), only_run_dir(finished))
+def test_metrics_are_the_figures_of_metrics_jsonl(output: Path) -> None:
+    assert_matches_metrics_jsonl(store(output), run_dir_named(output, "finished"))
 
 
-def test_params_artifacts_and_status(finished: Path, tmp_path: Path) -> None:
-    run_dir = only_run_dir(finished)
-    client = store(finished)
+def test_params_artifacts_and_status(output: Path, tmp_path: Path) -> None:
+    run_dir = run_dir_named(output, "finished")
+    client = store(output)
     mlflow_run = client.get_run(run_id(run_dir))
     assert mlflow_run.info.status == "FINISHED"
     assert mlflow_run.info.run_name == run_dir.name
@@ -99,7 +111,7 @@ def test_params_artifacts_and_status(finished: Path, tmp_path: Path) -> None:
         "0.001", "[8, 16, 16]", "mlflow")
 
     assert mlflow_run.info.artifact_uri == (
-        finished / "mlflow" / "artifacts" / mlflow_run.info.run_id / "artifacts"
+        output / "mlflow" / "artifacts" / mlflow_run.info.run_id / "artifacts"
     ).resolve().as_uri()
     assert sorted(a.path for a in client.list_artifacts(mlflow_run.info.run_id)) == [
         "config.toml", "summary.json"]
@@ -107,18 +119,14 @@ def test_params_artifacts_and_status(finished: Path, tmp_path: Path) -> None:
     assert (local / "config.toml").read_text() == config
     assert json.loads((local / "summary.json").read_text()) == json.loads(
         (run_dir / "summary.json").read_text())
-    # the run started in the output directory, and MLflow wrote nothing else there
-    assert sorted(p.name for p in finished.iterdir()) == ["mlflow", run_dir.name]
-    assert sorted(p.name for p in (finished / "mlflow").iterdir()) == ["artifacts", "mlflow.db"]
+    # the runs started in the output directory, and MLflow wrote nothing else there
+    run_dirs = {path.parent.name for path in output.glob("*/config.toml")}
+    assert {path.name for path in output.iterdir()} - run_dirs == {"mlflow"}
+    assert sorted(p.name for p in (output / "mlflow").iterdir()) == ["artifacts", "mlflow.db"]
 
 
-def test_ctrl_c_then_resume_continues_the_same_mlflow_run(tmp_path: Path) -> None:
-    output = tmp_path / "runs"
-    process = start(output, LOGGERS, *LONG)
-    run_dir = wait_for_rows(output, process, in_second_epoch)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+def test_ctrl_c_then_resume_continues_the_same_mlflow_run(output: Path) -> None:
+    run_dir = interrupt_in_second_epoch(output, "ctrl_c", signal.SIGINT)
     client = store(output)
     identifier = run_id(run_dir)
     assert client.get_run(identifier).info.status == "KILLED"
@@ -129,13 +137,30 @@ def test_ctrl_c_then_resume_continues_the_same_mlflow_run(tmp_path: Path) -> Non
     resumed = run(output, "run", "--resume", run_dir, "--epochs", "4")  # longer: a new param
     assert resumed.returncode == 0, resumed.stderr
     assert run_id(run_dir) == identifier
-    assert len(client.search_runs([client.get_run(identifier).info.experiment_id])) == 1
     mlflow_run = client.get_run(identifier)
+    assert [r.info.run_id for r in client.search_runs([mlflow_run.info.experiment_id])
+            if r.data.tags["vaeframe.run_dir"] == str(run_dir.resolve())] == [identifier]
     assert mlflow_run.info.status == "FINISHED"
     assert mlflow_run.data.params["train.epochs"] == "3"  # MLflow keeps a param's first value
     assert mlflow_run.data.tags["resumed.train.epochs"] == "4"
     assert mlflow_run.data.tags["vaeframe.resumed_at_step"] == str(checkpoint_step)
     assert read_jsonl(run_dir / "metrics.jsonl")[:len(before)] == before
+    assert_matches_metrics_jsonl(client, run_dir)
+
+
+def test_kill_then_resume_leaves_one_value_per_step(output: Path) -> None:
+    """SIGKILL mid-epoch: MLflow got the rows up to the checkpoint, none after, so the resumed
+    run's rows are the only ones past it."""
+    run_dir = interrupt_in_second_epoch(output, "killed", signal.SIGKILL)
+    checkpoint_step = int(load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"])
+    assert max(r["step"] for r in read_jsonl(run_dir / "metrics.jsonl")) > checkpoint_step
+    client = store(output)
+    assert client.get_run(run_id(run_dir)).info.status == "RUNNING"  # never told it ended
+    assert histories(client, run_dir) == expected_series(run_dir, up_to=checkpoint_step)
+
+    resumed = run(output, "run", "--resume", run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert client.get_run(run_id(run_dir)).info.status == "FINISHED"
     assert_matches_metrics_jsonl(client, run_dir)
 
 

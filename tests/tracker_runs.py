@@ -41,12 +41,13 @@ def run(output_dir: Path, *args: str | Path) -> subprocess.CompletedProcess[str]
 
 
 def wait_for_rows(output_dir: Path, process: subprocess.Popen[str],
-                  ready: Callable[[list[dict]], bool]) -> Path:
-    """Poll the run's ``metrics.jsonl`` until ``ready(rows)``; the run directory."""
+                  ready: Callable[[list[dict]], bool], name: str = "smoke") -> Path:
+    """Poll the ``metrics.jsonl`` of the run called ``name`` until ``ready(rows)``; the run
+    directory."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert process.poll() is None, f"the run ended first: {process.stderr.read()}"
-        for path in output_dir.glob("*/metrics.jsonl"):
+        for path in output_dir.glob(f"{name}-*/metrics.jsonl"):
             if ready(read_jsonl(path)):
                 return path.parent
         time.sleep(0.01)
@@ -54,13 +55,15 @@ def wait_for_rows(output_dir: Path, process: subprocess.Popen[str],
 
 
 def in_second_epoch(rows: list[dict]) -> bool:
-    """Epoch 1 ended (and was checkpointed) and epoch 2 logged training rows."""
-    return any("epoch/loss" in r for r in rows) and any(
-        "train/loss" in r and r["epoch"] == 2 for r in rows)
+    """Epoch 1 ended (and was checkpointed) and epoch 2 logged two training rows: every
+    logger after ``jsonl`` has had the first."""
+    return any("epoch/loss" in r for r in rows) and sum(
+        "train/loss" in r and r["epoch"] == 2 for r in rows) >= 2
 
 
-def expected_series(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """Each figure of ``metrics.jsonl`` as (step, value) pairs, one per step.
+def expected_series(run_dir: Path, up_to: float = float("inf")
+                    ) -> dict[str, list[tuple[int, float]]]:
+    """Each figure of ``metrics.jsonl`` as (step, value) pairs, one per step (up to ``up_to``).
 
     An epoch's last step has two rows (training and epoch) that both carry ``epoch``, with
     the same value; any other figure twice at one step would be a defect.
@@ -68,6 +71,8 @@ def expected_series(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     series: dict[str, dict[int, float]] = {}
     for row in read_jsonl(run_dir / "metrics.jsonl"):
         step = row.pop("step")
+        if step > up_to:
+            continue
         for key, value in row.items():
             seen = series.setdefault(key, {})
             assert seen.get(step, value) == value, (key, step)
