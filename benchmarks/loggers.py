@@ -5,18 +5,24 @@ training row and, every ``--rows-per-epoch`` rows, an epoch row), loggers altern
 order within each round so that drift in the machine's speed hits them alike; medians count.
 ``jsonl`` is the reference. A fresh output directory per round means MLflow's ``open`` includes
 creating its local store; ``--warm-store`` reuses one store, as later runs in one output
-directory do. ``row_ms`` counts the epochs' starts too (the MLflow logger sends its rows
-there); ``open_s`` of the first round includes importing the tracker's package. Prints one
-JSON line per logger:
+directory do. ``--whole-runs N`` instead times N rounds of ``vaeframe run configs/smoke.toml``
+with ``jsonl`` alone and beside each tracker, one output directory per logger (so MLflow's
+first run creates its store and the others reuse it). ``row_ms`` counts the epochs' starts
+too (the MLflow logger sends its rows there); ``open_s`` of the first round includes importing
+the tracker's package. Prints one JSON line per logger:
 
     python benchmarks/loggers.py --rounds 4 --rows 200
+    python benchmarks/loggers.py --whole-runs 4
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -64,6 +70,28 @@ def measure(name: str, output: Path, data: list[tuple[int, dict[str, float]]],
             "close_s": closed - logged}
 
 
+def whole_runs(rounds: int) -> None:
+    """Wall time of ``vaeframe run configs/smoke.toml`` per logger beside ``jsonl``."""
+    vaeframe = shutil.which("vaeframe")
+    if vaeframe is None:
+        sys.exit("vaeframe is not on PATH: install the project (pip install -e .)")
+    smoke = Path(__file__).resolve().parent.parent / "configs" / "smoke.toml"
+    times: dict[str, list[float]] = {name: [] for name in LOGGERS}
+    with tempfile.TemporaryDirectory() as shared:
+        for round_ in range(rounds):
+            for name in LOGGERS if round_ % 2 == 0 else LOGGERS[::-1]:
+                extra = "" if name == "jsonl" else f',{{name="{name}"}}'
+                started = time.perf_counter()
+                subprocess.run([vaeframe, "run", str(smoke), "--set",
+                                f"run.output_dir={Path(shared, name)}", "--set",
+                                f'loggers=[{{name="jsonl"}}{extra}]'], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                times[name].append(time.perf_counter() - started)
+    for name, measured in times.items():
+        print(json.dumps({"logger": name, "whole_runs": rounds, "first_s": round(measured[0], 2),
+                          "median_s": round(statistics.median(measured), 2)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=4)
@@ -71,7 +99,10 @@ def main() -> None:
     parser.add_argument("--rows-per-epoch", type=int, default=10)
     parser.add_argument("--latent-dim", type=int, default=32)
     parser.add_argument("--warm-store", action="store_true")
+    parser.add_argument("--whole-runs", type=int, default=0)
     args = parser.parse_args()
+    if args.whole_runs:
+        return whole_runs(args.whole_runs)
     import torch  # noqa: F401  (a run has imported it before any logger opens)
 
     data = rows(args.latent_dim, args.rows, args.rows_per_epoch)
