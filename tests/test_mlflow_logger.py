@@ -21,7 +21,7 @@ from tracker_runs import (
     LONG,
     expected_series,
     hidden,
-    in_second_epoch,
+    in_epoch,
     run,
     start,
     wait_for_rows,
@@ -68,10 +68,10 @@ def assert_matches_metrics_jsonl(client: Any, run_dir: Path) -> None:
     assert histories(client, run_dir) == expected
 
 
-def interrupt_in_second_epoch(output: Path, name: str, signum: int) -> Path:
-    """A LONG run called ``name``, sent ``signum`` once it trains in its second epoch."""
-    process = start(output, LOGGERS, *LONG, "--set", f"run.name={name}")
-    run_dir = wait_for_rows(output, process, in_second_epoch, name)
+def interrupt(output: Path, name: str, signum: int, epoch: int = 2, *args: str) -> Path:
+    """A LONG run called ``name``, sent ``signum`` once it trains in ``epoch``."""
+    process = start(output, LOGGERS, *LONG, *args, "--set", f"run.name={name}")
+    run_dir = wait_for_rows(output, process, in_epoch(epoch), name)
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     # vaeframe exits 128 + N after a signal it handles; SIGKILL ends the process at once
@@ -126,7 +126,7 @@ def test_params_artifacts_and_status(output: Path, tmp_path: Path) -> None:
 
 
 def test_ctrl_c_then_resume_continues_the_same_mlflow_run(output: Path) -> None:
-    run_dir = interrupt_in_second_epoch(output, "ctrl_c", signal.SIGINT)
+    run_dir = interrupt(output, "ctrl_c", signal.SIGINT)
     client = store(output)
     identifier = run_id(run_dir)
     assert client.get_run(identifier).info.status == "KILLED"
@@ -149,10 +149,13 @@ def test_ctrl_c_then_resume_continues_the_same_mlflow_run(output: Path) -> None:
 
 
 def test_kill_then_resume_leaves_one_value_per_step(output: Path) -> None:
-    """SIGKILL mid-epoch: MLflow got the rows up to the checkpoint, none after, so the resumed
-    run's rows are the only ones past it."""
-    run_dir = interrupt_in_second_epoch(output, "killed", signal.SIGKILL)
-    checkpoint_step = int(load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"])
+    """SIGKILL in epoch 4 of a run that checkpoints every 2 epochs: MLflow got the rows up to
+    the checkpoint (epoch 2), none after, so the resumed run's rows are the only ones past it."""
+    run_dir = interrupt(output, "killed", signal.SIGKILL, 4, "--epochs", "5",
+                        "--set", "train.checkpoint_every_n_epochs=2")
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    checkpoint_step = int(checkpoint["step"])
+    assert int(checkpoint["epoch"]) == 2
     assert max(r["step"] for r in read_jsonl(run_dir / "metrics.jsonl")) > checkpoint_step
     client = store(output)
     assert client.get_run(run_id(run_dir)).info.status == "RUNNING"  # never told it ended

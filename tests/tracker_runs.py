@@ -54,11 +54,17 @@ def wait_for_rows(output_dir: Path, process: subprocess.Popen[str],
     raise AssertionError("the run never logged the rows waited for")
 
 
-def in_second_epoch(rows: list[dict]) -> bool:
-    """Epoch 1 ended (and was checkpointed) and epoch 2 logged two training rows: every
+def in_epoch(epoch: int) -> Callable[[list[dict]], bool]:
+    """Whether the epoch before ``epoch`` ended and ``epoch`` logged two training rows: every
     logger after ``jsonl`` has had the first."""
-    return any("epoch/loss" in r for r in rows) and sum(
-        "train/loss" in r and r["epoch"] == 2 for r in rows) >= 2
+    def ready(rows: list[dict]) -> bool:
+        ended = any("epoch/loss" in r and r["epoch"] == epoch - 1 for r in rows)
+        return ended and sum("train/loss" in r and r["epoch"] == epoch for r in rows) >= 2
+
+    return ready
+
+
+in_second_epoch = in_epoch(2)
 
 
 def expected_series(run_dir: Path, up_to: float = float("inf")

@@ -34,6 +34,12 @@ def missing(exc: ImportError) -> VaeframeError:
     return VaeframeError(INSTALL_HINT.format(package=(exc.name or "mlflow").partition(".")[0]))
 
 
+def checkpoint_every(config: Mapping[str, Any]) -> int:
+    """Every how many epochs the run saves the checkpoint a resume starts from."""
+    every = (config.get("train") or {}).get("checkpoint_every_n_epochs", 1)
+    return every if isinstance(every, int) and every >= 1 else 1
+
+
 def _batches(items: list[Any], size: int = PARAMS_PER_CALL) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -45,8 +51,8 @@ class MlflowLogger(Logger):
     ``tracking_uri`` empty means ``$MLFLOW_TRACKING_URI`` if set, else a local store in the
     output directory: ``mlflow/mlflow.db`` (SQLite) and ``mlflow/artifacts/``.
     ``run_name`` empty means the run directory's name. Rows are sent when an epoch starts
-    (its predecessor's checkpoint saved) and at the end, so a run killed hard leaves nothing
-    past its checkpoint in MLflow for the resumed run to log again.
+    after a checkpoint (``train.checkpoint_every_n_epochs``) and at the end, so a run killed
+    hard leaves nothing past its checkpoint in MLflow for the resumed run to log again.
     """
 
     tracking_uri: str = ""
@@ -57,6 +63,7 @@ class MlflowLogger(Logger):
     _run_id: str = attrs.field(init=False, default="")
     _repeats: RepeatFilter = attrs.field(init=False, factory=RepeatFilter)
     _pending: list[Any] = attrs.field(init=False, factory=list)  # metrics not yet sent
+    _checkpoint_every: int = attrs.field(init=False, default=1)
 
     def open(self, run: RunInfo) -> None:
         try:
@@ -74,6 +81,7 @@ class MlflowLogger(Logger):
             except ImportError as exc:
                 raise missing(exc) from None
         id_file = Path(run.run_dir, RUN_ID_FILE)
+        self._checkpoint_every = checkpoint_every(run.config)
         try:
             if local:
                 local_store(run.run_dir).mkdir(exist_ok=True)
@@ -147,7 +155,8 @@ class MlflowLogger(Logger):
         client.update_run(self._run_id, status="RUNNING")
 
     def epoch_started(self, epoch: int, num_epochs: int, num_steps: int) -> None:
-        self._send()
+        if (epoch - 1) % self._checkpoint_every == 0:  # the epoch before saved a checkpoint
+            self._send()
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         from mlflow.entities import Metric

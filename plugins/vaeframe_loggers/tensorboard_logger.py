@@ -14,8 +14,8 @@ from vaeframe import Logger, RunInfo, VaeframeError
 from vaeframe_loggers.flat import flatten, numbers, run_file_params
 from vaeframe_loggers.repeats import RepeatFilter
 
-INSTALL_HINT = "the tensorboard logger needs the tensorboard package: " \
-               "pip install 'vaeframe[tensorboard]'"
+INSTALL_HINT = ("the tensorboard logger needs the tensorboard package: "
+                "pip install 'vaeframe[tensorboard]'")
 
 
 def as_code(text: str) -> str:
