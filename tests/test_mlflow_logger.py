@@ -122,7 +122,8 @@ def test_params_artifacts_and_status(output: Path, tmp_path: Path) -> None:
     # the runs started in the output directory, and MLflow wrote nothing else there
     run_dirs = {path.parent.name for path in output.glob("*/config.toml")}
     assert {path.name for path in output.iterdir()} - run_dirs == {"mlflow"}
-    assert sorted(p.name for p in (output / "mlflow").iterdir()) == ["artifacts", "mlflow.db"]
+    assert sorted(p.name for p in (output / "mlflow").iterdir()) == [
+        "artifacts", "mlflow.db", "mlflow.db.lock"]
 
 
 def test_ctrl_c_then_resume_continues_the_same_mlflow_run(output: Path) -> None:
@@ -165,6 +166,21 @@ def test_kill_then_resume_leaves_one_value_per_step(output: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     assert client.get_run(run_id(run_dir)).info.status == "FINISHED"
     assert_matches_metrics_jsonl(client, run_dir)
+
+
+def test_runs_in_parallel_share_a_new_store(tmp_path: Path) -> None:
+    """Points of ``vaeframe sweep --jobs`` start together: one makes the store, all log."""
+    output = tmp_path / "runs"
+    processes = [start(output, LOGGERS, "--epochs", "1", "--set", f"run.name=point{i}")
+                 for i in range(3)]
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    client = store(output)
+    for i in range(3):
+        run_dir = run_dir_named(output, f"point{i}")
+        assert client.get_run(run_id(run_dir)).info.status == "FINISHED"
+        assert_matches_metrics_jsonl(client, run_dir)
 
 
 def test_listed_with_its_fields(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,23 @@ def local_store(run_dir: Path) -> Path:
 def missing(exc: ImportError) -> VaeframeError:
     """The install hint, naming the package that could not be imported."""
     return VaeframeError(INSTALL_HINT.format(package=(exc.name or "mlflow").partition(".")[0]))
+
+
+@contextmanager
+def store_lock(store: Path) -> Iterator[None]:
+    """One process at a time opens the local store: MLflow creates its tables on first use,
+    and two processes doing that at once (``vaeframe sweep --jobs``) break each other."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no lock
+        yield
+        return
+    with Path(store, "mlflow.db.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released by the system if the process dies
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def checkpoint_every(config: Mapping[str, Any]) -> int:
@@ -85,7 +103,10 @@ class MlflowLogger(Logger):
         try:
             if local:
                 local_store(run.run_dir).mkdir(exist_ok=True)
-            self._client = MlflowClient(uri)
+                with store_lock(local_store(run.run_dir)):
+                    self._client = MlflowClient(uri)
+            else:
+                self._client = MlflowClient(uri)
             if run.resumed and id_file.exists():
                 self._run_id = id_file.read_text(encoding="utf-8").strip()
                 self._continue(run)
