@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +13,18 @@ import tomli_w
 
 from vaeframe import Logger, RunInfo, VaeframeError
 from vaeframe_loggers.flat import run_file_params
+from vaeframe_loggers.mlflow_store import choose_store, opening
 from vaeframe_loggers.repeats import RepeatFilter
 
 INSTALL_HINT = "the mlflow logger needs the {package} package: pip install 'vaeframe[mlflow]'"
 RUN_ID_FILE = "mlflow-run-id.txt"
-STORE_DIR = "mlflow"  # the local store, next to the run directories: mlflow.db, artifacts/
-LOCAL = "local store"
 STATUSES = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 PARAMS_PER_CALL, METRICS_PER_CALL = 100, 1000  # MLflow's limits for one log_batch
-
-
-def local_store(run_dir: Path) -> Path:
-    """``<output_dir>/mlflow``: the store of every run in the output directory."""
-    return Path(run_dir).resolve().parent / STORE_DIR
 
 
 def missing(exc: ImportError) -> VaeframeError:
     """The install hint, naming the package that could not be imported."""
     return VaeframeError(INSTALL_HINT.format(package=(exc.name or "mlflow").partition(".")[0]))
-
-
-@contextmanager
-def store_lock(store: Path) -> Iterator[None]:
-    """One process at a time opens the local store: MLflow creates its tables on first use,
-    and two processes doing that at once (``vaeframe sweep --jobs``) break each other."""
-    try:
-        import fcntl
-    except ImportError:  # not a POSIX system: no lock
-        yield
-        return
-    with Path(store, "mlflow.db.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released by the system if the process dies
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def checkpoint_every(config: Mapping[str, Any]) -> int:
@@ -90,9 +65,8 @@ class MlflowLogger(Logger):
         except ImportError as exc:
             raise missing(exc) from None
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # table set-up
-        uri, source = self._store(run.run_dir)
-        local = source == LOCAL
-        if uri.startswith("sqlite:"):
+        store = choose_store(self.tracking_uri, run.run_dir)
+        if store.uri.startswith("sqlite:"):
             try:  # without them MLflow drops its SQL stores and calls the URI unsupported
                 import alembic  # noqa: F401
                 import sqlalchemy  # noqa: F401
@@ -101,33 +75,21 @@ class MlflowLogger(Logger):
         id_file = Path(run.run_dir, RUN_ID_FILE)
         self._checkpoint_every = checkpoint_every(run.config)
         try:
-            if local:
-                local_store(run.run_dir).mkdir(exist_ok=True)
-                with store_lock(local_store(run.run_dir)):
-                    self._client = MlflowClient(uri)
-            else:
-                self._client = MlflowClient(uri)
+            with opening(store):
+                self._client = MlflowClient(store.uri)
             if run.resumed and id_file.exists():
                 self._run_id = id_file.read_text(encoding="utf-8").strip()
                 self._continue(run)
             else:
-                artifacts = local_store(run.run_dir) / "artifacts" if local else None
-                self._run_id = self._create(run, artifacts)
+                self._run_id = self._create(run, store.artifacts)
                 id_file.write_text(self._run_id + "\n", encoding="utf-8")
             self._client.log_text(self._run_id, tomli_w.dumps(dict(run.config)), "config.toml")
         except ImportError as exc:
             raise missing(exc) from None
         except (MlflowException, OSError) as exc:
             message = exc.message.strip() if isinstance(exc, MlflowException) else str(exc)
-            raise VaeframeError(f"mlflow logger, {source} {uri!r}: {message}") from None
-
-    def _store(self, run_dir: Path) -> tuple[str, str]:
-        """The tracking URI and where it came from: the field, the environment or the default."""
-        if self.tracking_uri:
-            return self.tracking_uri, "tracking_uri"
-        if os.environ.get("MLFLOW_TRACKING_URI"):
-            return os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
-        return f"sqlite:///{local_store(run_dir) / 'mlflow.db'}", LOCAL
+            raise VaeframeError(f"mlflow logger, {store.source} {store.uri!r}: {message}"
+                                ) from None
 
     def _create(self, run: RunInfo, artifacts: Path | None) -> str:
         from mlflow.entities import Param
