@@ -202,9 +202,14 @@ def test_without_its_packages_the_error_says_how_to_install_them(tmp_path: Path,
                              "pip install 'vaeframe[mlflow]'\n")
 
 
-def test_an_unsupported_tracking_uri_names_the_field(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("logger", "env", "source"), [
+    ('{name="mlflow",tracking_uri="nonsense://x"}', {}, "tracking_uri"),
+    ('{name="mlflow"}', {"MLFLOW_TRACKING_URI": "nonsense://x"}, "MLFLOW_TRACKING_URI"),
+])
+def test_an_unsupported_tracking_uri_names_where_it_came_from(
+        tmp_path: Path, logger: str, env: dict[str, str], source: str) -> None:
     result = run(tmp_path, "run", CONFIGS / "smoke.toml", "--set",
-                 f"run.output_dir={tmp_path}", "--set",
-                 'loggers=[{name="mlflow",tracking_uri="nonsense://x"}]')
-    assert_clear_error(result, "mlflow logger, tracking_uri 'nonsense://x'",
+                 f"run.output_dir={tmp_path}", "--set", f"loggers=[{logger}]", **env)
+    assert_clear_error(result, f"mlflow logger, {source} 'nonsense://x'",
                        "unsupported URI 'nonsense://x'")
+    assert not (tmp_path / "mlflow").exists(), "a local store was made all the same"

@@ -34,10 +34,11 @@ def start(output_dir: Path, loggers: str, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def run(output_dir: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    """``vaeframe ARGS`` in ``output_dir``, to its end."""
-    return subprocess.run([str(VAEFRAME), *map(str, args)], cwd=output_dir, env=tracker_env(),
-                          capture_output=True, text=True, timeout=300)
+def run(output_dir: Path, *args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``vaeframe ARGS`` in ``output_dir``, to its end (``env`` added to the environment)."""
+    return subprocess.run([str(VAEFRAME), *map(str, args)], cwd=output_dir,
+                          env={**tracker_env(), **env}, capture_output=True, text=True,
+                          timeout=300)
 
 
 def wait_for_rows(output_dir: Path, process: subprocess.Popen[str],
