@@ -45,8 +45,8 @@ def store(output: Path) -> Any:
     where MLflow sees pytest and sends no telemetry)."""
     from mlflow.tracking import MlflowClient
 
-    assert (output / "mlflow" / "mlflow.db").is_file()
-    return MlflowClient(f"sqlite:///{output / 'mlflow' / 'mlflow.db'}")
+    assert (output / ".mlflow" / "mlflow.db").is_file()
+    return MlflowClient(f"sqlite:///{output / '.mlflow' / 'mlflow.db'}")
 
 
 def run_id(run_dir: Path) -> str:
@@ -111,7 +111,7 @@ def test_params_artifacts_and_status(output: Path, tmp_path: Path) -> None:
         "0.001", "[8, 16, 16]", "mlflow")
 
     assert mlflow_run.info.artifact_uri == (
-        output / "mlflow" / "artifacts" / mlflow_run.info.run_id / "artifacts"
+        output / ".mlflow" / "artifacts" / mlflow_run.info.run_id / "artifacts"
     ).resolve().as_uri()
     assert sorted(a.path for a in client.list_artifacts(mlflow_run.info.run_id)) == [
         "config.toml", "summary.json"]
@@ -121,8 +121,8 @@ def test_params_artifacts_and_status(output: Path, tmp_path: Path) -> None:
         (run_dir / "summary.json").read_text())
     # the runs started in the output directory, and MLflow wrote nothing else there
     run_dirs = {path.parent.name for path in output.glob("*/config.toml")}
-    assert {path.name for path in output.iterdir()} - run_dirs == {"mlflow"}
-    assert sorted(p.name for p in (output / "mlflow").iterdir()) == [
+    assert {path.name for path in output.iterdir()} - run_dirs == {".mlflow"}
+    assert sorted(p.name for p in (output / ".mlflow").iterdir()) == [
         "artifacts", "mlflow.db", "mlflow.db.lock"]
 
 
@@ -212,4 +212,4 @@ def test_an_unsupported_tracking_uri_names_where_it_came_from(
                  f"run.output_dir={tmp_path}", "--set", f"loggers=[{logger}]", **env)
     assert_clear_error(result, f"mlflow logger, {source} 'nonsense://x'",
                        "unsupported URI 'nonsense://x'")
-    assert not (tmp_path / "mlflow").exists(), "a local store was made all the same"
+    assert not (tmp_path / ".mlflow").exists(), "a local store was made all the same"

@@ -42,7 +42,7 @@ class MlflowLogger(Logger):
     """MLflow: the run file as params, every metric at its step, summary and config as artifacts.
 
     ``tracking_uri`` empty means ``$MLFLOW_TRACKING_URI`` if set, else a local store in the
-    output directory: ``mlflow/mlflow.db`` (SQLite) and ``mlflow/artifacts/``.
+    output directory: ``.mlflow/mlflow.db`` (SQLite) and ``.mlflow/artifacts/``.
     ``run_name`` empty means the run directory's name. Rows are sent when an epoch starts
     after a checkpoint (``train.checkpoint_every_n_epochs``) and at the end, so a run killed
     hard leaves nothing past its checkpoint in MLflow for the resumed run to log again.

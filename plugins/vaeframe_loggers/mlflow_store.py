@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 
-STORE_DIR = "mlflow"  # in the output directory, beside the run directories
+STORE_DIR = ".mlflow"  # beside the run directories; hidden, so `runs/*/` names runs only
 
 
 @attrs.frozen
@@ -27,7 +27,7 @@ class Store:
 
 
 def choose_store(tracking_uri: str, run_dir: Path) -> Store:
-    """The field, else ``$MLFLOW_TRACKING_URI``, else ``<output_dir>/mlflow/mlflow.db``."""
+    """The field, else ``$MLFLOW_TRACKING_URI``, else ``<output_dir>/.mlflow/mlflow.db``."""
     if tracking_uri:
         return Store(tracking_uri, "tracking_uri")
     if os.environ.get("MLFLOW_TRACKING_URI"):
