@@ -47,6 +47,7 @@ def expected_capacity(step: int, steps_per_epoch: int, c_epochs: float = 80.0) -
     return 25.0 * min(1.0, epochs_done / c_epochs)
 
 
+@pytest.mark.slow
 def test_an_arc_run_logs_capacity_following_the_formula(tmp_path: Path) -> None:
     result = vaeframe("run", CONFIGS / "capacity.toml", "--epochs", "2",
                       "--set", "train.log_every_n_steps=7", "--set", "kl.c_epochs=1.5",
@@ -74,6 +75,7 @@ LONG = ["--epochs", "4", "--set", "data.num_train=384", "--set", "train.batch_si
         "--set", 'kl={name="capacity", gamma=5.0, c_max=3.0, c_epochs=3.5}']
 
 
+@pytest.mark.slow
 def test_a_capacity_run_resumes_bit_identical(tmp_path: Path) -> None:
     whole_dir = tmp_path / "whole"
     whole = vaeframe("run", CONFIGS / "smoke.toml", *LONG, "--set", f"run.output_dir={whole_dir}")

@@ -31,6 +31,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_during_saves_leaves_a_loadable_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "last.pt"
     killed_mid_save = 0
@@ -81,6 +82,7 @@ def test_bad_checkpoint_files_give_clear_errors(tmp_path: Path, kind: str) -> No
         load_checkpoint(path)
 
 
+@pytest.mark.slow
 def test_resume_with_a_corrupt_checkpoint_is_a_clear_error(tmp_path: Path, smoke_args) -> None:
     assert vaeframe(*smoke_args, "--epochs", "1").returncode == 0
     run_dir = only_run_dir(tmp_path / "runs")

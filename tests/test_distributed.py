@@ -46,6 +46,7 @@ def test_shards_cover_every_grid_once_with_weights_that_sum_to_the_world(size: i
     assert sorted(seen) == list(range(100))
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_model_like_one_process(tmp_path: Path) -> None:
     two = torchrun("run", str(CONFIGS / "smoke.toml"), *UNEVEN,
                    "--set", f'run.output_dir="{tmp_path / "two"}"')
@@ -76,6 +77,7 @@ names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+@pytest.mark.slow
 def test_a_finished_run_has_ended_its_process_group_threads(tmp_path: Path) -> None:
     """A group left alive is destroyed at interpreter exit, where gloo can abort the process."""
     script = tmp_path / "threads_after_run.py"
@@ -91,6 +93,7 @@ def test_a_finished_run_has_ended_its_process_group_threads(tmp_path: Path) -> N
         assert not [t for t in report["threads"] if "gloo" in t], report
 
 
+@pytest.mark.slow
 def test_resuming_a_two_process_run_is_bit_identical(tmp_path: Path) -> None:
     whole = torchrun("run", str(CONFIGS / "smoke.toml"), *UNEVEN, "--epochs", "4",
                      "--set", f'run.output_dir="{tmp_path / "whole"}"')
@@ -108,6 +111,7 @@ def test_resuming_a_two_process_run_is_bit_identical(tmp_path: Path) -> None:
     assert epoch_losses(parts) == epoch_losses(run_whole)
 
 
+@pytest.mark.slow
 def test_batch_form_of_free_bits_uses_each_ranks_local_batch_mean(tmp_path: Path) -> None:
     """Under DDP, per = "batch" clamps the batch means of each rank's own shard."""
     seed_everything(0)  # rank 0's initial weights, which DDP broadcasts

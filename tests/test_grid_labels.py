@@ -78,6 +78,7 @@ def test_a_dataset_with_factors_gets_disentanglement_scores(plugin_path: str,
         assert 0.0 <= scores[key] <= 1.0, key
 
 
+@pytest.mark.slow
 def test_an_arc_shapes_run_reports_mig_and_dci(tmp_path: Path) -> None:
     out = tmp_path / "runs"
     result = vaeframe("run", CONFIGS / "smoke.toml", "--set", f"run.output_dir={out}",

@@ -49,6 +49,7 @@ def arc_agi_1_provenance() -> list[tuple[str, str, int, str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_encode_writes_every_arc_agi_1_grid_with_its_task(encoded_arc, ultra_run) -> None:
     out, log = encoded_arc
     table = np.load(out)
@@ -73,6 +74,7 @@ def test_encode_writes_every_arc_agi_1_grid_with_its_task(encoded_arc, ultra_run
     assert (table["width"][: len(first_task)] == sizes[:, 1]).all()
 
 
+@pytest.mark.slow
 def test_encode_writes_csv_rows_equal_to_the_npz(encoded_arc, ultra_run, tmp_path) -> None:
     out = tmp_path / "heldout.csv"
     result = vaeframe("encode", ultra_run, "--data", "arc-agi-1", "--set",
@@ -88,6 +90,7 @@ def test_encode_writes_csv_rows_equal_to_the_npz(encoded_arc, ultra_run, tmp_pat
     np.testing.assert_allclose(mu, table["mu"][heldout], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_load_run_gives_the_accuracy_the_summary_reports(ultra_run) -> None:
     summary = json.loads((ultra_run / "summary.json").read_text())
     run = vf.load_run(ultra_run, checkpoint="last")
@@ -121,6 +124,7 @@ def test_decode_crops_to_the_rectangle_the_model_predicts() -> None:
     assert second.shape == (30, 1) and (second == 7).all()
 
 
+@pytest.mark.slow
 def test_decode_and_encode_take_plain_grids_and_check_them(ultra_run) -> None:
     run = vf.load_run(ultra_run)
     z = np.zeros((3, 32), dtype=np.float32)
@@ -132,6 +136,7 @@ def test_decode_and_encode_take_plain_grids_and_check_them(ultra_run) -> None:
         run.encode([np.zeros((2, 2), dtype=int), np.zeros((31, 2), dtype=int)])
 
 
+@pytest.mark.slow
 def test_load_run_errors_name_the_problem(ultra_run, tmp_path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(ultra_run, copy)
@@ -160,6 +165,7 @@ def test_load_run_errors_name_the_problem(ultra_run, tmp_path) -> None:
                                     "false"),
     (["--data", "nope"], "data.name: unknown dataset 'nope'"),
 ])
+@pytest.mark.slow
 def test_encode_errors_name_the_flag(ultra_run, tmp_path, args, message) -> None:
     result = vaeframe("encode", ultra_run, "--out", tmp_path / "x.npz", *args)
     assert result.returncode == 2, result.stderr
@@ -168,12 +174,14 @@ def test_encode_errors_name_the_flag(ultra_run, tmp_path, args, message) -> None
     assert not (tmp_path / "x.npz").exists()
 
 
+@pytest.mark.slow
 def test_encode_refuses_an_unknown_format_before_loading(ultra_run, tmp_path) -> None:
     result = vaeframe("encode", ultra_run, "--out", tmp_path / "x.parquet")
     assert result.returncode != 0
     assert "unknown format '.parquet'; use one of .npz, .csv" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_traversal_row_moves_one_dimension_over_its_values(ultra_run) -> None:
     from vaeframe.report.latent_pictures import QUANTILES, traversal_tiles
 

@@ -126,6 +126,7 @@ def test_params_artifacts_and_status(output: Path, tmp_path: Path) -> None:
         "artifacts", "mlflow.db", "mlflow.db.lock"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_then_resume_continues_the_same_mlflow_run(output: Path) -> None:
     run_dir = interrupt(output, "ctrl_c", signal.SIGINT)
     client = store(output)
@@ -149,6 +150,7 @@ def test_ctrl_c_then_resume_continues_the_same_mlflow_run(output: Path) -> None:
     assert_matches_metrics_jsonl(client, run_dir)
 
 
+@pytest.mark.slow
 def test_kill_then_resume_leaves_one_value_per_step(output: Path) -> None:
     """SIGKILL in epoch 4 of a run that checkpoints every 2 epochs: MLflow got the rows up to
     the checkpoint (epoch 2), none after, so the resumed run's rows are the only ones past it."""
@@ -168,6 +170,7 @@ def test_kill_then_resume_leaves_one_value_per_step(output: Path) -> None:
     assert_matches_metrics_jsonl(client, run_dir)
 
 
+@pytest.mark.slow
 def test_runs_in_parallel_share_a_new_store(tmp_path: Path) -> None:
     """Points of ``vaeframe sweep --jobs`` start together: one makes the store, all log."""
     output = tmp_path / "runs"

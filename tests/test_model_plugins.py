@@ -85,6 +85,7 @@ def run(plugin_path: str, out: Path, *sets: str):
     return vaeframe(*args, PYTHONPATH=plugin_path)
 
 
+@pytest.mark.slow
 def test_a_plugin_model_and_loss_train_and_the_report_draws_them(
         plugin_path: str, tmp_path: Path) -> None:
     result = run(plugin_path, tmp_path / "runs", "--set", 'loss={name="hinge", margin=0.5}')

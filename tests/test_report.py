@@ -71,6 +71,7 @@ def table_cells(path: Path) -> dict[str, list[str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_sweep_runs_each_point_and_reports_into_its_directory(swept: Path) -> None:
     runs = run_dirs(swept)
     assert set(runs) == {"tiny-plain", "tiny-fb0"}
@@ -83,6 +84,7 @@ def test_sweep_runs_each_point_and_reports_into_its_directory(swept: Path) -> No
     assert (swept / "report" / "report.md").exists()
 
 
+@pytest.mark.slow
 def test_report_renders_valid_pngs_of_sensible_size(reported: tuple[Path, str]) -> None:
     out, stdout = reported
     names = {"beta.png", "accuracy.png", "kl_per_dim.png",
@@ -98,6 +100,7 @@ def test_report_renders_valid_pngs_of_sensible_size(reported: tuple[Path, str]) 
     assert "| 1. KL per dimension monitored |" in stdout
 
 
+@pytest.mark.slow
 def test_table_values_equal_each_summary(swept: Path, reported: tuple[Path, str]) -> None:
     runs = run_dirs(swept)
     table = table_cells(reported[0] / "table.md")
@@ -128,6 +131,7 @@ def test_a_bad_run_dir_is_a_clear_error(tmp_path: Path) -> None:
         assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_run_summary_and_console_state_the_criteria(swept: Path) -> None:
     summary = json.loads((run_dirs(swept)["tiny-fb0"] / "summary.json").read_text())
     ids = [c["id"] for c in summary["criteria"]]

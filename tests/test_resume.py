@@ -63,6 +63,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_is_bit_identical(tmp_path: Path, uninterrupted: Path,
                                                       signum: int) -> None:
     process = start("run", str(CONFIGS / "smoke.toml"), *LONG,
@@ -100,6 +101,7 @@ def test_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_resume_after_kill_drops_rows_past_the_checkpoint(tmp_path: Path,
                                                           uninterrupted: Path) -> None:
     process = start("run", str(CONFIGS / "smoke.toml"), *LONG,
@@ -112,6 +114,7 @@ def test_resume_after_kill_drops_rows_past_the_checkpoint(tmp_path: Path,
 
 
 @pytest.mark.parametrize("writer", ["thread", "inline"])
+@pytest.mark.slow
 def test_checkpoints_every_n_epochs_lose_at_most_n_epochs_to_a_kill(
         tmp_path: Path, uninterrupted: Path, writer: str) -> None:
     every = ["--set", "train.checkpoint_every_n_epochs=3", "--set",
@@ -133,6 +136,7 @@ def test_checkpoints_every_n_epochs_lose_at_most_n_epochs_to_a_kill(
     assert times["train"] > 0 and times["checkpoints"] > 0 and times["disentanglement"] == 0
 
 
+@pytest.mark.slow
 def test_resume_can_extend_a_finished_run(tmp_path: Path, smoke_args) -> None:
     assert vaeframe(*smoke_args).returncode == 0
     run_dir = only_run_dir(tmp_path / "runs")
@@ -144,6 +148,7 @@ def test_resume_can_extend_a_finished_run(tmp_path: Path, smoke_args) -> None:
         0.0, 0.25, 0.5, 0.5, 0.5]
 
 
+@pytest.mark.slow
 def test_same_run_file_and_seed_give_identical_metrics(tmp_path: Path, smoke_args) -> None:
     for _ in range(2):
         assert vaeframe(*smoke_args).returncode == 0

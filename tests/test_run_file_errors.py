@@ -37,7 +37,7 @@ def assert_clear_error(result, *fragments: str) -> None:
         ('name = "linear_warmup"', 'name = "linear_warmpu"',
          ["schedule.name", "unknown schedule 'linear_warmpu'", "linear_warmup", "cyclical"]),
         ('name = "free_bits"', 'name = "freebits"', ["kl.name", "free_bits", "none"]),
-        ('name = "jsonl"', 'name = "tensorboard"', ["loggers[1].name", "console, jsonl"]),
+        ('name = "jsonl"', 'name = "tensorbored"', ["loggers[1].name", "console, jsonl"]),
         ("[model]", "[modle]", ["modle", "unknown section"]),
         ("epochs = 3", "epochs = 0", ["train.epochs", "must be >= 1, got 0"]),
         ("threshold = 0.1", "threshold = -0.1", ["kl.threshold", "must be >= 0.0"]),

@@ -185,6 +185,7 @@ def parallel_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     return tmp / "one-by-one", tmp / "jobs", result.stderr + f"\nexit code {result.returncode}"
 
 
+@pytest.mark.slow
 def test_points_in_parallel_give_the_same_figures(parallel_sweep: tuple[Path, Path, str]) -> None:
     sequential, parallel, output = parallel_sweep
     one, two = summaries(sequential), summaries(parallel)
@@ -204,6 +205,7 @@ def test_points_in_parallel_give_the_same_figures(parallel_sweep: tuple[Path, Pa
     assert "--set 'train.device=\"cpu\"' --progress-file" in log.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_a_failed_point_is_reported_and_the_others_finish(
         parallel_sweep: tuple[Path, Path, str]) -> None:
     _, parallel, output = parallel_sweep
@@ -216,6 +218,7 @@ def test_a_failed_point_is_reported_and_the_others_finish(
     assert "Traceback" not in output
 
 
+@pytest.mark.slow
 def test_resume_skips_every_finished_point(parallel_sweep: tuple[Path, Path, str],
                                           tmp_path: Path) -> None:
     parallel = shutil.copytree(parallel_sweep[1], tmp_path / "copy")
@@ -261,6 +264,7 @@ def wait_until_training(directory: Path, process: subprocess.Popen[str]) -> None
     raise AssertionError("the long points never started training")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_point_and_resume_completes_the_sweep(tmp_path: Path) -> None:
     path = sweep_file(tmp_path, THREE_POINTS)
     directory = tmp_path / "sweep"
@@ -392,6 +396,7 @@ def test_without_submitit_the_executor_says_what_to_install(
         cluster_launcher("slurm", tmp_path, SlurmOptions(), "x", None)
 
 
+@pytest.mark.slow
 def test_points_as_jobs_of_submitits_local_executor(tmp_path: Path) -> None:
     pytest.importorskip("submitit")
     path = sweep_file(tmp_path, '[sweep]\nname = "X"\ngrid = { "schedule.max_beta" = [0.1, 0.3] }\n'

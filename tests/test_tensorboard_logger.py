@@ -109,6 +109,7 @@ def test_run_file_summary_and_hparams(finished: Path) -> None:
     assert {info.name.tag for info in experiment.metric_infos} == set(final)
 
 
+@pytest.mark.slow
 def test_ctrl_c_then_resume_keeps_one_value_per_step(tmp_path: Path) -> None:
     output = tmp_path / "runs"
     process = start(output, LOGGERS, *LONG)
@@ -126,6 +127,7 @@ def test_ctrl_c_then_resume_keeps_one_value_per_step(tmp_path: Path) -> None:
     assert_matches_metrics_jsonl(read_events(run_dir), run_dir)
 
 
+@pytest.mark.slow
 def test_kill_then_resume_purges_the_steps_after_the_checkpoint(tmp_path: Path) -> None:
     """SIGKILL leaves rows past the checkpoint; the resumed run's purge hides them."""
     output, log_dir = tmp_path / "runs", tmp_path / "tb"

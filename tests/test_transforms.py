@@ -80,6 +80,7 @@ LONG = ["--epochs", "4", "--set", "data.num_train=384", "--set", "train.batch_si
         "--set", 'transforms=[{name="dihedral", p=0.5}, {name="permute_colours"}]']
 
 
+@pytest.mark.slow
 def test_a_run_with_transforms_resumes_bit_identical(tmp_path: Path) -> None:
     whole = vaeframe("run", CONFIGS / "smoke.toml", *LONG, "--set",
                      f"run.output_dir={tmp_path / 'whole'}")
@@ -150,6 +151,7 @@ FLIP = """
 """
 
 
+@pytest.mark.slow
 def test_a_third_party_transform_runs_in_the_step(tmp_path: Path) -> None:
     (tmp_path / "swap_plugin.py").write_text(textwrap.dedent(FLIP))
     runs = {}

@@ -209,6 +209,7 @@ def test_bad_wandb_mode_in_the_environment(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists(), "training started"
 
 
+@pytest.mark.slow
 def test_vaeframe_resume_continues_the_same_wandb_run(tmp_path: Path) -> None:
     first = cli(tmp_path, "run", CONFIGS / "smoke.toml", "--epochs", "1", "--set",
                 f"run.output_dir={tmp_path / 'runs'}", "--set", f"loggers={LOGGERS}")
