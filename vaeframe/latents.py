@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaeframe.grids import NUM_COLOURS, PAD, SIDE
+from vaeframe.grids import NUM_CLASSES, NUM_COLOURS, PAD, SIDE
 
 
 @torch.no_grad()
@@ -26,10 +26,11 @@ def encode_packed(model: nn.Module, packed: torch.Tensor, batch_size: int
 @torch.no_grad()
 def decode_latents(model: nn.Module, z: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Logits ``(N, 11, 30, 30)`` of latents ``(N, latent_dim)``, on the CPU."""
+    if not len(z):
+        return torch.zeros(0, NUM_CLASSES, SIDE, SIDE)
     device = next(model.parameters()).device
     return torch.cat([model.decode(z[start : start + batch_size].to(device)).float().cpu()
-                      for start in range(0, z.shape[0], batch_size)]) if len(z) else \
-        torch.zeros(0, PAD + 1, SIDE, SIDE)
+                      for start in range(0, z.shape[0], batch_size)])
 
 
 def predicted_sizes(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
