@@ -40,6 +40,14 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def read_written_rows(path: Path) -> list[dict]:
+    """The rows of a ``metrics.jsonl`` that a running process is still writing: every line
+    that is complete (a reader can see the start of a line whose write is in progress)."""
+    text = path.read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
 @pytest.fixture
 def smoke_args(tmp_path: Path) -> list[str]:
     """``run configs/smoke.toml`` into a temporary output directory."""

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIGS, VAEFRAME, cli_env, only_run_dir, read_jsonl, vaeframe
+from conftest import (
+    CONFIGS,
+    VAEFRAME,
+    cli_env,
+    only_run_dir,
+    read_jsonl,
+    read_written_rows,
+    vaeframe,
+)
 
 from vaeframe.checkpoint import load_checkpoint
 
@@ -32,7 +40,7 @@ def wait_for_epoch(output_dir: Path, epoch: int, process: subprocess.Popen[str])
         assert process.poll() is None, "the run ended before it could be interrupted"
         runs = list(output_dir.glob("*/metrics.jsonl")) if output_dir.exists() else []
         if runs and any(r.get("epoch/loss") is not None and r["epoch"] >= epoch
-                        for r in read_jsonl(runs[0])):
+                        for r in read_written_rows(runs[0])):
             return runs[0].parent
         time.sleep(0.02)
     raise AssertionError("the run never reached the epoch")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import CONFIGS, VAEFRAME, cli_env, read_jsonl
+from conftest import CONFIGS, VAEFRAME, cli_env, read_jsonl, read_written_rows
 
 # long enough to interrupt (48 steps an epoch), small enough to take seconds
 LONG = ["--epochs", "3", "--set", "data.num_train=384", "--set", "train.batch_size=8",
@@ -49,7 +49,7 @@ def wait_for_rows(output_dir: Path, process: subprocess.Popen[str],
     while time.monotonic() < deadline:
         assert process.poll() is None, f"the run ended first: {process.stderr.read()}"
         for path in output_dir.glob(f"{name}-*/metrics.jsonl"):
-            if ready(read_jsonl(path)):
+            if ready(read_written_rows(path)):
                 return path.parent
         time.sleep(0.01)
     raise AssertionError("the run never logged the rows waited for")
