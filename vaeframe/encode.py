@@ -59,11 +59,15 @@ def encoded_table(run: TrainedRun, data: GridData, dataset: str, split: str
     return table
 
 
-def write_table(table: dict[str, np.ndarray], out: Path) -> None:
-    """``.npz`` (every entry) or ``.csv`` (one row per grid, ``mu_i`` and ``logvar_i`` columns)."""
+def check_format(out: Path) -> None:
     if out.suffix not in FORMATS:
         raise VaeframeError(f"--out {out}: unknown format {out.suffix or '(none)'!r}; "
                             f"use one of {', '.join(FORMATS)}")
+
+
+def write_table(table: dict[str, np.ndarray], out: Path) -> None:
+    """``.npz`` (every entry) or ``.csv`` (one row per grid, ``mu_i`` and ``logvar_i`` columns)."""
+    check_format(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".npz":
@@ -110,9 +114,7 @@ def encode_command(run_dir: Path, out: Path, name: str | None, sets: Sequence[st
     from vaeframe.datasets import load_grid_data
     from vaeframe.trained import load_run
 
-    if out.suffix not in FORMATS:
-        raise VaeframeError(f"--out {out}: unknown format {out.suffix or '(none)'!r}; "
-                            f"use one of {', '.join(FORMATS)}")
+    check_format(out)  # before any work
     run = load_run(run_dir, checkpoint, device)
     component = data_config(run, name, sets)
     table = encoded_table(run, load_grid_data(component), component.name, split)

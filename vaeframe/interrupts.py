@@ -9,14 +9,15 @@ from types import FrameType, TracebackType
 from typing import Any
 
 
-class StopRequest:
-    """While active, remembers the first SIGINT or SIGTERM; a second one raises at once."""
+class SignalCatcher:
+    """While active, SIGINT and SIGTERM go to ``_handle`` (in the main thread; a no-op
+    elsewhere, where Python cannot install handlers); the previous handlers come back after."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> StopRequest:
+    def __enter__(self) -> SignalCatcher:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous[signum] = signal.signal(signum, self._handle)
@@ -27,6 +28,13 @@ class StopRequest:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        raise NotImplementedError
+
+
+class StopRequest(SignalCatcher):
+    """While active, remembers the first SIGINT or SIGTERM; a second one raises at once."""
 
     @property
     def requested(self) -> bool:

@@ -21,11 +21,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any, Protocol
+from types import FrameType
+from typing import Protocol
 
 import attrs
 
+from vaeframe.interrupts import SignalCatcher
 from vaeframe.rundir import checkpoint_path
 from vaeframe.sweep import Sweep, SweepPoint, point_run_name
 from vaeframe.sweep_progress import ProgressDisplay, progress_line, read_progress
@@ -119,25 +120,14 @@ class Child:
         return f"[{self.point.index}] {self.point.label or 'point'}"
 
 
-class SignalForwarder:
+class SignalForwarder(SignalCatcher):
     """While active, passes SIGINT and SIGTERM on to every running point."""
 
     def __init__(self, running: Callable[[], Sequence[Running]],
                  say: Callable[[str], None]) -> None:
-        self.signum: int | None = None
+        super().__init__()
         self._running = running
         self._say = say
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> SignalForwarder:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         first = self.signum is None
