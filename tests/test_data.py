@@ -10,7 +10,7 @@ from vaeframe_losses import Focal
 from vaeframe_models.conv_net import ConvBetaVAE
 
 from vaeframe import VaeframeError
-from vaeframe.grids import PAD, pack_grids
+from vaeframe.grids import PAD, most_likely_class, pack_grids
 from vaeframe.metrics import evaluate
 
 
@@ -39,6 +39,15 @@ def test_padding_is_its_own_class_not_black() -> None:
 def test_bad_grids_are_rejected_with_their_index(grid: np.ndarray) -> None:
     with pytest.raises(VaeframeError, match="grid 1"):
         pack_grids([np.zeros((1, 1)), grid], "dataset 'x'")
+
+
+def test_most_likely_class_is_argmax_over_classes_with_ties_to_the_first() -> None:
+    logits = torch.randn(5, 11, 30, 30, generator=torch.Generator().manual_seed(0))
+    logits[0, :, 0, 0] = 1.0  # an 11-way tie
+    logits[1, 3, 2, 2] = logits[1, 7, 2, 2] = 50.0  # a tie between classes 3 and 7
+    chosen = most_likely_class(logits)
+    assert torch.equal(chosen, logits.argmax(1))
+    assert chosen[0, 0, 0] == 0 and chosen[1, 2, 2] == 3
 
 
 def test_nonblack_accuracy_counts_only_coloured_cells() -> None:

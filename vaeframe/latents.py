@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaeframe.grids import NUM_CLASSES, NUM_COLOURS, PAD, SIDE
+from vaeframe.grids import NUM_CLASSES, NUM_COLOURS, PAD, SIDE, most_likely_class
 
 
 @torch.no_grad()
@@ -48,6 +48,6 @@ def crop_predictions(logits: torch.Tensor) -> list[np.ndarray]:
     """Predicted grids: each cropped to its most likely size, each cell its most likely colour
     0-9 (padding, a class of its own, only decides where the grid ends)."""
     heights, widths = predicted_sizes(logits)
-    colours = logits[:, :NUM_COLOURS].argmax(1).to(torch.uint8).numpy()
+    colours = most_likely_class(logits[:, :NUM_COLOURS]).to(torch.uint8).numpy()
     return [colours[i, :h, :w].astype(np.int64)
             for i, (h, w) in enumerate(zip(heights.tolist(), widths.tolist(), strict=True))]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from vaeframe.grids import PAD
+from vaeframe.grids import PAD, most_likely_class
 from vaeframe.kl import kl_per_dim
 
 ReconLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -34,7 +34,7 @@ def evaluation_sums(model: nn.Module, grids: torch.Tensor, batch_size: int,
         mu, logvar = model.encode(batch)
         logits = model.decode(mu)
         mask = (batch != 0) & (batch != PAD)
-        counts = torch.stack([((logits.argmax(1) == batch) & mask).sum().double(),
+        counts = torch.stack([((most_likely_class(logits) == batch) & mask).sum().double(),
                               mask.sum().double(),
                               recon_loss(logits, batch).double()
                               * batch.shape[0],

@@ -37,7 +37,7 @@ def reconstruct(run: TrainedRun, data: GridData, count: int) -> Reconstructions:
     """Reconstruct ``count`` grids of each split, evenly spread, from their posterior means."""
     import torch
 
-    from vaeframe.grids import pack_grids
+    from vaeframe.grids import most_likely_class, pack_grids
 
     indices, inputs, outputs = {}, {}, {}
     for split, grids in (("train", data.train), ("heldout", data.heldout)):
@@ -46,5 +46,5 @@ def reconstruct(run: TrainedRun, data: GridData, count: int) -> Reconstructions:
         mu, _ = run.encode([grids[i] for i in chosen])
         indices[split] = chosen
         inputs[split] = packed.numpy()
-        outputs[split] = run.decode_logits(mu).argmax(1).to(torch.uint8).numpy()
+        outputs[split] = most_likely_class(run.decode_logits(mu)).to(torch.uint8).numpy()
     return Reconstructions(run.checkpoint, run.epoch, indices, inputs, outputs)
