@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CONFIGS, only_run_dir, vaeframe
+from tracker_runs import not_imported
 
 PLUGIN = """
     import attrs
@@ -96,3 +97,12 @@ def test_an_arc_shapes_run_reports_mig_and_dci(tmp_path: Path) -> None:
     assert f"| DCI disentanglement | {scores['dci_disentanglement']:.3f} |" in table
     picture = tmp_path / "report" / "latents_smoke.png"
     assert picture.is_file() and picture.stat().st_size > 10_000
+
+
+def test_a_run_without_factors_does_not_import_scikit_learn(tmp_path: Path) -> None:
+    """scikit-learn's import takes seconds: only runs that score disentanglement pay it."""
+    result = not_imported(["sklearn"], ["run", str(CONFIGS / "smoke.toml"), "--epochs", "1",
+                                        "--set", f"run.output_dir={tmp_path}",
+                                        "--set", 'loggers=[{name="jsonl"}]'])
+    assert result.returncode == 0, result.stderr
+    assert (only_run_dir(tmp_path) / "summary.json").is_file()

@@ -10,7 +10,6 @@ from torch import nn
 
 from vaeframe.api import GridData
 from vaeframe.datasets import factor_matrix, grids_of
-from vaeframe.disentanglement import disentanglement_scores, mig_per_factor
 from vaeframe.grids import pack_grids
 from vaeframe.latents import encode_packed
 
@@ -40,6 +39,9 @@ def factor_scores(model: nn.Module, data: GridData, batch_size: int,
     most 5,000) training grids and tested on (at most 5,000) held-out grids."""
     if not data.factors:
         return None
+    # scikit-learn takes ~1.5 s to import: only runs on datasets with factors pay for it
+    from vaeframe.disentanglement import disentanglement_scores, mig_per_factor
+
     was_training = model.training
     model.eval()
     try:
