@@ -133,15 +133,19 @@ def test_checkpoints_every_n_epochs_lose_at_most_n_epochs_to_a_kill(
     process.kill()
     process.communicate()
     epochs_logged = max(r["epoch"] for r in read_jsonl(run_dir / "metrics.jsonl"))
-    saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")["epoch"]
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    saved = checkpoint["epoch"]
     assert saved % 3 == 0 and epochs_logged - 3 < saved <= epochs_logged
     assert vaeframe("run", "--resume", run_dir).returncode == 0
     whole, parts = final_weights(uninterrupted), final_weights(run_dir)
     assert all(torch.equal(whole[k], parts[k]) for k in whole)
     assert read_jsonl(run_dir / "metrics.jsonl") == read_jsonl(uninterrupted / "metrics.jsonl")
     times = json.loads((run_dir / "summary.json").read_text())["time_s"]
-    assert set(times) == {"train", "evaluation", "checkpoints", "loggers", "disentanglement"}
+    assert list(times) == ["startup", "data", "setup", "capture", "train", "evaluation",
+                           "checkpoints", "loggers", "disentanglement"]
     assert times["train"] > 0 and times["checkpoints"] > 0 and times["disentanglement"] == 0
+    # the resumed process's start-up adds to the killed one's
+    assert times["startup"] > checkpoint["counters"]["startup_seconds"] > 0
 
 
 @pytest.mark.slow

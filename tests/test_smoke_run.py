@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import tomllib
@@ -93,3 +94,22 @@ def test_unwritable_output_dir_is_a_clear_error(tmp_path: Path) -> None:
     result = vaeframe("run", CONFIGS / "smoke.toml", "--set", f"run.output_dir={blocker}/runs")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "run.output_dir" in result.stderr and "cannot create" in result.stderr
+
+
+def test_time_s_splits_the_process_wall_time_into_phases(tmp_path: Path) -> None:
+    """Start-up counts from the process's start (here after a 2 s sleep before vaeframe is
+    imported), and the phases, which do not overlap, add up to less than the process took."""
+    args = ["run", str(CONFIGS / "smoke.toml"), "--set", f"run.output_dir={tmp_path}"]
+    code = f"import time; time.sleep(2.0); from vaeframe.cli import main; main({args!r})"
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=cli_env(), timeout=300)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    times = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["time_s"]
+    assert list(times) == ["startup", "data", "setup", "capture", "train", "evaluation",
+                           "checkpoints", "loggers", "disentanglement"]
+    assert times["startup"] >= 2.0
+    assert times["data"] > 0 and times["setup"] > 0 and times["train"] > 0
+    assert times["capture"] == 0  # no CUDA graphs on the CPU
+    assert sum(times.values()) < elapsed

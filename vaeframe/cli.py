@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -162,8 +163,9 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
 
     from vaeframe.runner import run
+    from vaeframe.timing import process_age
 
-    summary = run(config, resume_dir=args.resume)
+    summary = run(config, resume_dir=args.resume, started=time.perf_counter() - process_age())
     if summary.get("status") == "interrupted":
         print(f"interrupted at epoch {summary.get('epochs_completed', 0) + 1}, step "
               f"{summary.get('steps', 0)}; checkpoint saved. Resume with:\n"
@@ -197,8 +199,6 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_encode(args: argparse.Namespace) -> int:
-    import time
-
     from vaeframe.encode import encode_command
 
     started = time.perf_counter()

@@ -23,7 +23,7 @@ from vaeframe.declarations import declarations
 from vaeframe.distributed import World
 from vaeframe.errors import PluginError, TrainingError, VaeframeError
 from vaeframe.factor_scores import factor_scores
-from vaeframe.fastpath import make_step_function
+from vaeframe.fastpath import capture_seconds, make_step_function
 from vaeframe.grids import count_seen, pack_grids
 from vaeframe.interrupts import StopRequest
 from vaeframe.metrics import evaluate
@@ -34,8 +34,7 @@ from vaeframe.rundir import checkpoint_path
 from vaeframe.schedules import BetaScheduler
 from vaeframe.step import STEP_SCALARS, TrainingStep
 from vaeframe.summary import TrainingRecord, run_summary
-
-PHASES = ("evaluation", "checkpoints", "loggers", "disentanglement")
+from vaeframe.timing import PHASES, SETUP_PHASES
 
 
 class Interrupted(Exception):
@@ -73,11 +72,17 @@ class Trainer:
 
     Settings are checked before it is made (:func:`vaeframe.runner.check_settings`); the
     trainer builds the components, runs the loop, evaluates, and saves and restores
-    checkpoints. :meth:`record` is what the run's summary reports.
+    checkpoints. :meth:`record` is what the run's summary reports. ``started`` is the
+    ``time.perf_counter()`` at which the run's process (or the caller's run) started: the
+    time until the trainer is made is reported as ``startup``.
     """
 
     def __init__(self, config: RunConfig, run_dir: Path, loggers: list[ComponentConfig],
-                 stop: StopRequest | None = None, world: World | None = None) -> None:
+                 stop: StopRequest | None = None, world: World | None = None,
+                 started: float | None = None) -> None:
+        began = time.perf_counter()
+        self.seconds = dict.fromkeys(PHASES, 0.0)  # where the wall time went besides training
+        self.seconds["startup"] = began - started if started is not None else 0.0
         self.config = config
         self.run_dir = run_dir
         self.loggers = loggers
@@ -89,6 +94,7 @@ class Trainer:
         # sampling noise differs between ranks; the order of grids (self.generator) does not
         seed_everything(config.run.seed + self.world.rank)
 
+        loading = time.perf_counter()
         data = load_grid_data(config.data)
         self.data = data
         source = f"dataset {config.data.name!r}"
@@ -96,6 +102,7 @@ class Trainer:
         self.heldout_grids = pack_grids(data.heldout, source).to(self.device)
         self.data_description = data.description
         self.heldout_seen = count_seen(data.heldout, data.train)
+        self.seconds["data"] = time.perf_counter() - loading
 
         self.model = build_model(config.model, self.device)
         self.latent_dim: int = self.model.latent_dim
@@ -129,7 +136,6 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
         self.wall_seconds = 0.0
-        self.seconds = dict.fromkeys(PHASES, 0.0)  # where the wall time went besides training
         self.writer = CheckpointWriter(background=t.checkpoint_writer == "thread")
         self.grids_seen = 0
         # the epoch in progress: its order of grids, the next batch and the running sums
@@ -141,6 +147,7 @@ class Trainer:
         self.ranks_agree: bool | None = None
         self.disentanglement: dict[str, Any] | None = None  # at the end, for factor datasets
         self.step_function = make_step_function(self.training_step, self.model, t.compile)
+        self.seconds["setup"] = time.perf_counter() - began - self.seconds["data"]
 
     def _zero_totals(self) -> torch.Tensor:
         return torch.zeros(len(STEP_SCALARS) + self.latent_dim, device=self.device)
@@ -295,9 +302,13 @@ class Trainer:
                 self.epoch += 1
             beta = self.scheduler.beta_history[-1]
             self.beta.fill_(beta)
-            t0 = time.perf_counter()
+            t0, logged = time.perf_counter(), self.seconds["loggers"]
+            captured = capture_seconds(self.step_function)
             epoch_means = self.train_epoch()
-            self.train_seconds += time.perf_counter() - t0
+            captured = capture_seconds(self.step_function) - captured
+            self.seconds["capture"] += captured
+            self.train_seconds += (time.perf_counter() - t0 - captured
+                                   - (self.seconds["loggers"] - logged))
             self.wall_seconds = time.perf_counter() - started
             if epoch_means is None:
                 self.save_checkpoint(best=False)
@@ -401,8 +412,9 @@ class Trainer:
         counters = state["counters"]
         self.train_seconds = float(counters["train_seconds"])
         self.wall_seconds = float(counters["wall_seconds"])
-        for phase in PHASES:  # absent from checkpoints of vaeframe 0.1.0
-            self.seconds[phase] = float(counters.get(f"{phase}_seconds", 0.0))
+        for phase in PHASES:  # absent from older checkpoints; set-up adds this process's
+            self.seconds[phase] = float(counters.get(f"{phase}_seconds", 0.0)) + (
+                self.seconds[phase] if phase in SETUP_PHASES else 0.0)
         self.writer.seconds = self.seconds["checkpoints"]
         self.grids_seen = int(counters["grids_seen"])
         self.training_step.skipped = int(counters["skipped_steps"])

@@ -9,6 +9,7 @@ Both need CUDA; the eager step is the reference they must match.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
@@ -38,6 +39,11 @@ def check_fast_path(compile_mode: str, precision: str, on_nonfinite: str,
                             "compile = \"graph\"")
 
 
+def capture_seconds(step_function: StepFunction) -> float:
+    """Host seconds ``step_function`` has spent capturing graphs or compiling (0 when eager)."""
+    return float(getattr(step_function, "capture_seconds", 0.0))
+
+
 def make_step_function(step: TrainingStep, model: nn.Module, mode: str) -> StepFunction:
     """The step the engine runs, as ``train.compile`` (``mode``) chooses; ``model`` is the
     module whose parameters the optimizer steps."""
@@ -59,11 +65,14 @@ class CapturedStep:
         self.step = step
         self.model = model
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
+        self.capture_seconds = 0.0  # warm-up steps and capture, all batch sizes
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         size = batch.shape[0]
         if size not in self.graphs:
+            began = time.perf_counter()
             self.graphs[size] = self._capture(batch)
+            self.capture_seconds += time.perf_counter() - began
         graph, static_batch, static_stats = self.graphs[size]
         static_batch.copy_(batch)
         graph.replay()
@@ -96,10 +105,18 @@ class CompiledStep:
         self.optimizer = step.optimizer
         self.loss_and_stats = torch.compile(step.loss_and_stats, mode="reduce-overhead",
                                             dynamic=False)
+        self.sizes_seen: set[int] = set()
+        self.capture_seconds = 0.0  # the first call at each batch size, which compiles
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         torch.compiler.cudagraph_mark_step_begin()
-        loss, stats = self.loss_and_stats(batch)
+        if batch.shape[0] not in self.sizes_seen:
+            began = time.perf_counter()
+            loss, stats = self.loss_and_stats(batch)
+            self.capture_seconds += time.perf_counter() - began
+            self.sizes_seen.add(batch.shape[0])
+        else:
+            loss, stats = self.loss_and_stats(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -73,19 +73,22 @@ def close_loggers(loggers: list[ComponentConfig], summary: Mapping[str, Any],
 
 
 def run(config: RunConfig, resume_dir: Path | None = None,
-        watchers: Sequence[Logger] = ()) -> dict[str, Any]:
+        watchers: Sequence[Logger] = (), started: float | None = None) -> dict[str, Any]:
     """Train ``config`` into a new run directory, or continue the run in ``resume_dir``.
 
     Under torchrun every rank trains; rank 0 alone writes the run directory and logs.
     ``watchers`` are loggers of the caller's own (not in the run file or its config.toml),
-    such as a sweep's progress file. Returns the summary written to ``summary.json``; its
-    ``status`` is ``finished``, ``interrupted`` (with ``signal``) or ``failed``.
+    such as a sweep's progress file. ``started`` is the ``time.perf_counter()`` at which the
+    run's process started (default: now), for ``time_s.startup``. Returns the summary written
+    to ``summary.json``; its ``status`` is ``finished``, ``interrupted`` (with ``signal``) or
+    ``failed``.
     """
+    started = time.perf_counter() if started is None else started
     world = world_from_environment()
     check_settings(config, world)
     distributed.start(world, resolve_device(config.train.device))
     try:
-        return _run(config, resume_dir, world, watchers)
+        return _run(config, resume_dir, world, watchers, started)
     finally:
         distributed.stop(world)
 
@@ -110,7 +113,7 @@ def _watcher_configs(watchers: Sequence[Logger]) -> list[ComponentConfig]:
 
 
 def _run(config: RunConfig, resume_dir: Path | None, world: World,
-         watchers: Sequence[Logger]) -> dict[str, Any]:
+         watchers: Sequence[Logger], started: float) -> dict[str, Any]:
     run_dir = _agreed_run_dir(config, resume_dir, world)
     last = checkpoint_path(run_dir, "last")
     checkpoint = None if resume_dir is None else load_checkpoint(last)
@@ -121,7 +124,7 @@ def _run(config: RunConfig, resume_dir: Path | None, world: World,
     status, summary, trainer, close_failures = "failed", None, None, []
     with StopRequest() as stop:
         try:
-            trainer = Trainer(config, run_dir, opened, stop, world)
+            trainer = Trainer(config, run_dir, opened, stop, world, started)
             if checkpoint is not None:
                 trainer.load_state_dict(checkpoint, last)
             info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,

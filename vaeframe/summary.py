@@ -9,6 +9,7 @@ import attrs
 
 from vaeframe.criteria import evaluate_run
 from vaeframe.declarations import Declared
+from vaeframe.timing import SETUP_PHASES
 
 
 @attrs.frozen
@@ -26,7 +27,7 @@ class TrainingRecord:
     skipped_steps: int
     wall_seconds: float
     train_seconds: float
-    phase_seconds: Mapping[str, float]  # evaluation, checkpoints, loggers, disentanglement
+    phase_seconds: Mapping[str, float]  # the phases of vaeframe.timing besides train
     grids_seen: int
     latent_dim: int
     dataset: Mapping[str, Any]
@@ -58,6 +59,14 @@ def _final(last: Mapping[str, float], last_eval: Mapping[str, float],
     }
 
 
+def _phase_times(record: TrainingRecord) -> dict[str, float]:
+    """Seconds by phase, in the order a run goes through them; none overlap."""
+    later = dict(record.phase_seconds)
+    earlier = {phase: later.pop(phase) for phase in (*SETUP_PHASES, "capture") if phase in later}
+    times = {**earlier, "train": record.train_seconds, **later}
+    return {phase: round(seconds, 3) for phase, seconds in times.items()}
+
+
 def run_summary(record: TrainingRecord, status: str) -> dict[str, Any]:
     """The summary.json of a run in ``status`` (``finished``, ``interrupted``, ``failed``)."""
     last = record.history[-1] if record.history else {}
@@ -76,8 +85,7 @@ def run_summary(record: TrainingRecord, status: str) -> dict[str, Any]:
         "steps": record.steps,
         "skipped_steps": record.skipped_steps,
         "wall_time_s": round(record.wall_seconds, 3),
-        "time_s": {"train": round(record.train_seconds, 3),
-                   **{phase: round(s, 3) for phase, s in record.phase_seconds.items()}},
+        "time_s": _phase_times(record),
         "train_grids_per_s": round(record.grids_seen / max(record.train_seconds, 1e-9), 1),
         "latent_dim": record.latent_dim,
         "dataset": dict(record.dataset),

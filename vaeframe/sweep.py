@@ -220,14 +220,15 @@ def list_commands(sweep: Sweep, directory: Path) -> list[str]:
 
 
 def run_points(sweep: Sweep, points: list[SweepPoint], directory: Path, registry: Registry,
-               resume: bool = False,
-               watchers: Sequence[Logger] = ()) -> tuple[list[str], dict[str, Any] | None]:
+               resume: bool = False, watchers: Sequence[Logger] = (),
+               started: float | None = None) -> tuple[list[str], dict[str, Any] | None]:
     """Run ``points`` one after another into ``directory``, in this process.
 
     With ``resume``, a finished point is skipped and a point with a checkpoint continues from
     it (see :mod:`vaeframe.sweep_state`). Returns the labels of the points that failed (the
     next point still runs after a failure) and, if a signal stopped a run, that run's summary
-    (no later point runs then).
+    (no later point runs then). ``started`` (the ``time.perf_counter()`` at which this process
+    started) counts towards the first point's ``time_s.startup``.
     """
     from vaeframe.runner import run
 
@@ -245,15 +246,18 @@ def run_points(sweep: Sweep, points: list[SweepPoint], directory: Path, registry
                 assert state.run_dir is not None
                 print(f"{where} → resuming {state.run_dir}", file=sys.stderr)
                 config = resume_config(state.run_dir, registry, sweep.sets)
-                summary = run(config, resume_dir=state.run_dir, watchers=watchers)
+                summary = run(config, resume_dir=state.run_dir, watchers=watchers,
+                              started=started)
             else:
                 config = point_config(sweep, point, directory, registry)
                 print(f"{where} → {config.run.name}", file=sys.stderr)
-                summary = run(config, watchers=watchers)
+                summary = run(config, watchers=watchers, started=started)
         except VaeframeError as exc:
             print(f"error: point {point.label!r}: {exc}", file=sys.stderr)
             failed.append(point.label or str(point.index))
             continue
+        finally:
+            started = None  # later points start when they do
         if summary.get("status") == "interrupted":
             return failed, summary
         if summary.get("status") != FINISHED:
