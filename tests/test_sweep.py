@@ -10,7 +10,7 @@ from conftest import CONFIGS, vaeframe
 
 from vaeframe.errors import ConfigError
 from vaeframe.plugins import build_registry
-from vaeframe.sweep import load_sweep, point_config
+from vaeframe.sweep import default_dir, load_sweep, point_config
 
 REGISTRY = build_registry()
 SMOKE = (CONFIGS / "smoke.toml").read_text()
@@ -67,6 +67,10 @@ def test_a_grid_alone_names_runs_by_their_parameters(tmp_path: Path) -> None:
      "needs a name"),
     ('[sweep]\n[[sweep.points]]\nname = "bad"\n"schedule.max_beta" = "high"\n',
      "schedule.max_beta", "expected a number"),
+    ('[sweep]\n[[sweep.points]]\nname = "a"\n"run.output_dir" = "elsewhere"\n',
+     'sweep.points[0]."run.output_dir"', "cannot be set for a point"),
+    ('[sweep]\ngrid = { "run.name" = ["x", "y"] }\n', 'sweep.grid."run.name"',
+     "cannot be set for a point"),
 ])
 def test_sweep_file_errors_name_the_key(tmp_path: Path, table: str, where: str,
                                         message: str) -> None:
@@ -75,6 +79,26 @@ def test_sweep_file_errors_name_the_key(tmp_path: Path, table: str, where: str,
     assert caught.value.path == where and message in caught.value.message
     if "bad" in table:
         assert "[sweep point bad]" in caught.value.source
+
+
+def test_set_run_output_dir_places_the_sweep_directory_and_every_point_in_it(
+        tmp_path: Path) -> None:
+    path = sweep_file(tmp_path, '[sweep]\nname = "g"\ngrid = { "kl.threshold" = [0.0, 0.3] }\n')
+    sets = [f'run.output_dir="{tmp_path / "elsewhere"}"']
+    sweep = load_sweep(path, REGISTRY, sets)
+    directory = default_dir(sweep)
+    assert directory.parent == tmp_path / "elsewhere"
+    for point in sweep.points:
+        assert point_config(sweep, point, directory, REGISTRY).run.output_dir == str(directory)
+
+
+@pytest.mark.parametrize("expression", ['run.name="mine"', "run={seed=1}"])
+def test_set_cannot_rename_a_sweeps_runs(tmp_path: Path, expression: str) -> None:
+    path = sweep_file(tmp_path, '[sweep]\ngrid = { "kl.threshold" = [0.0, 0.3] }\n')
+    with pytest.raises(ConfigError) as caught:
+        load_sweep(path, REGISTRY, [expression])
+    assert caught.value.source == f"--set {expression}"
+    assert "cannot be set for a sweep" in caught.value.message
 
 
 def test_the_ablation_file_holds_the_seeds_test_commands() -> None:

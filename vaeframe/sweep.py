@@ -35,7 +35,7 @@ import attrs
 from vaeframe.api import Logger
 from vaeframe.config import RunConfig, build_config, parse_toml
 from vaeframe.errors import ConfigError, VaeframeError
-from vaeframe.overrides import apply_overrides, parse_path, set_path
+from vaeframe.overrides import apply_overrides, key_path, parse_assignment, parse_path, set_path
 from vaeframe.plugins import Registry
 from vaeframe.rundir import CONFIG_FILE, slug
 from vaeframe.sweep_cluster import slurm_options
@@ -84,13 +84,36 @@ def _key(where: str, key: str) -> str:
     return f'{where}."{key}"' if "." in key else f"{where}.{key}"
 
 
+SWEEP_OWNS = "a sweep names its points' runs ([sweep] name and the point) and puts them in " \
+             "its directory (--dir, or a new one under run.output_dir)"
+
+
+def _sweep_owned(path: Sequence[str | int], with_output_dir: bool) -> bool:
+    """Whether ``path`` would set what the sweep decides: the runs' names (and directory)."""
+    owned = ("name", "output_dir") if with_output_dir else ("name",)
+    return path[0] == "run" and (len(path) == 1 or path[1] in owned)
+
+
 def _overrides(table: Mapping[str, Any], source: str, where: str) -> list[tuple[str, Any]]:
     found = []
     for key, value in table.items():
-        if parse_path(key) is None:
+        path = parse_path(key)
+        if path is None:
             raise ConfigError(source, _key(where, key), "not a key path such as kl.threshold")
+        if _sweep_owned(path, with_output_dir=True):
+            raise ConfigError(source, _key(where, key), f"cannot be set for a point: {SWEEP_OWNS}")
         found.append((key, value))
     return found
+
+
+def _check_sets(sets: Sequence[str]) -> None:
+    """``--set run.name`` (or the whole ``run`` table) is refused; ``--set run.output_dir``
+    chooses where a new sweep directory is made."""
+    for expression in sets:
+        path, _ = parse_assignment(expression)
+        if _sweep_owned(path, with_output_dir=False):
+            raise ConfigError(f"--set {expression}", key_path(path),
+                              f"cannot be set for a sweep: {SWEEP_OWNS}")
 
 
 def _points(table: Mapping[str, Any], source: str) -> list[SweepPoint]:
@@ -139,6 +162,11 @@ def point_raw(sweep: Sweep, point: SweepPoint, directory: Path) -> dict[str, Any
         path = parse_path(key)
         assert path is not None
         set_path(raw, path, value, flag)
+    return _placed(raw, sweep, point, directory)
+
+
+def _placed(raw: dict[str, Any], sweep: Sweep, point: SweepPoint,
+            directory: Path) -> dict[str, Any]:
     run = raw.setdefault("run", {})
     run["name"] = run_name(sweep.name, point.label)
     run["output_dir"] = str(directory)
@@ -149,7 +177,9 @@ def point_config(sweep: Sweep, point: SweepPoint, directory: Path,
                  registry: Registry) -> RunConfig:
     source = f"{sweep.source} [sweep point {point.label or point.index}]"
     overridden = apply_overrides(point_raw(sweep, point, directory), registry, sets=sweep.sets)
-    return build_config(overridden.raw, registry, source, overridden.switched, overridden.flags)
+    # after the --set flags: their run.output_dir chose where the sweep directory is made
+    raw = _placed(overridden.raw, sweep, point, directory)
+    return build_config(raw, registry, source, overridden.switched, overridden.flags)
 
 
 def point_run_name(sweep: Sweep, point: SweepPoint) -> str:
@@ -167,6 +197,7 @@ def load_sweep(path: Path, registry: Registry, sets: Sequence[str] = ()) -> Swee
     name = table.get("name", path.stem)
     if not isinstance(name, str) or not name:
         raise ConfigError(str(path), "sweep.name", "expected a non-empty string")
+    _check_sets(sets)
     run = apply_overrides(raw, registry, sets=sets).raw.get("run", {})
     output_dir = run.get("output_dir", "runs") if isinstance(run, Mapping) else "runs"
     points = _points({k: v for k, v in table.items() if k not in ("name", "slurm")}, str(path))
