@@ -43,12 +43,16 @@ def nonblack_accuracy(truth: np.ndarray, guess: np.ndarray) -> float | None:
 
 
 def draw_grid(ax: Any, grid: np.ndarray, cmap: Any) -> None:
+    """``grid`` in the ARC palette with thin lines between cells. The lines are two line
+    collections, not minor ticks: ticks made a figure of many grids slow to lay out."""
     ax.imshow(grid, cmap=cmap, vmin=0, vmax=PAD, interpolation="nearest")
     rows, cols = grid.shape
-    ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
-    ax.grid(which="minor", color=LINE_COLOUR, linewidth=0.4)
-    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    ax.vlines(np.arange(0.5, cols - 1), -0.5, rows - 0.5, colors=LINE_COLOUR, linewidth=0.4)
+    ax.hlines(np.arange(0.5, rows - 1), -0.5, cols - 0.5, colors=LINE_COLOUR, linewidth=0.4)
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_edgecolor("#606060")
 
