@@ -132,6 +132,22 @@ def test_a_bad_run_dir_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_checkpoint_that_does_not_fit_is_one_clear_error_from_the_drawing_workers(
+        swept: Path, tmp_path: Path) -> None:
+    """Pictures are drawn in worker processes; an error there still reaches the user as one
+    line that names the run."""
+    broken = tmp_path / "broken"
+    source = run_dirs(swept)["tiny-fb0"]
+    subprocess.run(["cp", "-r", str(source), str(broken)], check=True)
+    config = broken / "config.toml"
+    config.write_text(config.read_text().replace("latent_dim = 4", "latent_dim = 5"))
+    result = vaeframe("report", run_dirs(swept)["tiny-plain"], broken, "--out", tmp_path / "out")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(broken) in result.stderr and "size mismatch for" in result.stderr
+
+
+@pytest.mark.slow
 def test_run_summary_and_console_state_the_criteria(swept: Path) -> None:
     summary = json.loads((run_dirs(swept)["tiny-fb0"] / "summary.json").read_text())
     ids = [c["id"] for c in summary["criteria"]]

@@ -16,6 +16,15 @@ from vaeframe.errors import VaeframeError
 FORMAT = 1  # the layout of a checkpoint's dictionary; raised when a reader must change
 
 
+def mismatch(exc: BaseException) -> str:
+    """The telling line of a failed ``load_state_dict``: torch's first line only says
+    "Error(s) in loading state_dict for X:", the next one names the tensor and its shapes."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
+        return lines[1]
+    return lines[0] if lines else type(exc).__name__
+
+
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """Write ``state`` to ``path`` through a temporary file, fsync and rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from vaeframe import __version__, distributed
 from vaeframe.allocator import keep_freed_memory
 from vaeframe.api import Progress
 from vaeframe.checkpoint import FORMAT as CHECKPOINT_FORMAT
-from vaeframe.checkpoint import load_checkpoint
+from vaeframe.checkpoint import load_checkpoint, mismatch
 from vaeframe.checkpoint_writer import CheckpointWriter
 from vaeframe.config import ComponentConfig, RunConfig
 from vaeframe.datasets import load_grid_data
@@ -403,7 +403,7 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
             raise VaeframeError(f"{source}: does not fit this run's model or optimizer "
-                                f"(was [model] changed?): {str(exc).splitlines()[0]}") from None
+                                f"(was [model] changed?): {mismatch(exc)}") from None
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.best_metric = float(state["best"]["metric"])

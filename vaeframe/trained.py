@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from vaeframe.api import GridData
-from vaeframe.checkpoint import load_checkpoint
+from vaeframe.checkpoint import load_checkpoint, mismatch
 from vaeframe.config import RunConfig, build_config
 from vaeframe.datasets import load_grid_data
 from vaeframe.errors import VaeframeError
@@ -135,6 +135,6 @@ def open_checkpoint(record: RunRecord, path: Path,
     except (RuntimeError, KeyError) as exc:
         raise VaeframeError(f"{path}: its weights do not fit {config.model.describe()} as "
                             f"installed now (written by another version of the model's plugin "
-                            f"or of vaeframe?): {str(exc).splitlines()[0]}") from None
+                            f"or of vaeframe?): {mismatch(exc)}") from None
     model.eval()
     return TrainedRun(record, config, model, path, int(state["epoch"]), device)

@@ -9,9 +9,6 @@ from typing import Any
 from vaeframe.criteria import evaluate_run
 from vaeframe.errors import VaeframeError
 from vaeframe.report.runs import RunRecord, load_runs
-from vaeframe.rundir import slug
-
-RECONSTRUCTED_GRIDS = 8
 
 
 def run_criteria(record: RunRecord) -> list[dict[str, Any]]:
@@ -53,28 +50,9 @@ def _markdown(records: Sequence[RunRecord], table: str, images: list[tuple[str, 
     return "\n".join(lines) + "\n"
 
 
-def _model_pictures(record: RunRecord, checkpoint: Path, out: Path) -> list[tuple[str, str]]:
-    """Reconstructions, latent traversals and the latent map of one run's checkpoint."""
-    from vaeframe.report.arc_grids import plot_reconstructions
-    from vaeframe.report.latent_pictures import encode_sample, plot_latent_map, plot_traversals
-    from vaeframe.report.reconstruct import reconstruct
-    from vaeframe.trained import open_checkpoint
-
-    run = open_checkpoint(record, checkpoint)
-    data = run.data()
-    name = slug(record.label)
-    plot_reconstructions(reconstruct(run, data, RECONSTRUCTED_GRIDS), record.label,
-                         out / f"reconstructions_{name}.png")
-    encoded = encode_sample(run, data)
-    plot_traversals(run, data, encoded, record.label, out / f"traversals_{name}.png")
-    plot_latent_map(data, encoded, record.label, out / f"latents_{name}.png")
-    return [(f"{record.label}: reconstructions", f"reconstructions_{name}.png"),
-            (f"{record.label}: latent traversals", f"traversals_{name}.png"),
-            (f"{record.label}: latent map", f"latents_{name}.png")]
-
-
 def make_report(run_dirs: Sequence[Path], out: Path) -> Path:
     """Write the table (report.md) and the PNG plots of ``run_dirs`` into ``out``."""
+    from vaeframe.report.model_pictures import pictures_of_runs
     from vaeframe.report.plots import plot_accuracy, plot_beta, plot_kl_heatmap
     from vaeframe.report.reconstruct import find_checkpoint
     from vaeframe.report.table import comparison_table
@@ -96,12 +74,10 @@ def make_report(run_dirs: Sequence[Path], out: Path) -> Path:
         plot_kl_heatmap(with_history, out / "kl_per_dim.png")
         images += [("non-black accuracy", "accuracy.png"),
                    ("KL per dimension", "kl_per_dim.png")]
-    for record in records:
-        checkpoint = find_checkpoint(record)
-        if checkpoint is None:
-            notes.append(f"{record.label}: no checkpoint: no reconstructions or traversals")
-            continue
-        images += _model_pictures(record, checkpoint, out)
+    checkpoints = [(record, find_checkpoint(record)) for record in records]
+    notes += [f"{record.label}: no checkpoint: no reconstructions or traversals"
+              for record, checkpoint in checkpoints if checkpoint is None]
+    images += pictures_of_runs([(r, c) for r, c in checkpoints if c is not None], out)
     report = out / "report.md"
     report.write_text(_markdown(records, table, images, notes), encoding="utf-8")
     return report

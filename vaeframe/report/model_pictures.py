@@ -1,0 +1,92 @@
+"""Each run's reconstructions, latent traversals and latent map, drawn from its checkpoint.
+
+Runs are drawn in worker processes, one run at a time each, as many workers as there are
+CPUs (and runs): matplotlib and the encoder both hold a process to one core, and a sweep's
+report draws three pictures for every point.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vaeframe.api import GridData
+from vaeframe.errors import VaeframeError
+from vaeframe.report.runs import RunRecord
+from vaeframe.rundir import slug
+from vaeframe.sweep_slots import available_cpus
+
+if TYPE_CHECKING:
+    from vaeframe.trained import TrainedRun
+
+RECONSTRUCTED_GRIDS = 8
+Images = list[tuple[str, str]]  # (alt text, file name) of each picture
+
+
+_last_dataset: dict[str, GridData] = {}  # the [data] table last loaded → its dataset
+
+
+def _dataset(run: TrainedRun) -> GridData:
+    """A run's dataset; loaded once for consecutive runs with the same [data] table (a
+    sweep's points usually share one)."""
+    key = json.dumps(run.config.to_dict()["data"], sort_keys=True)
+    if key not in _last_dataset:
+        _last_dataset.clear()
+        _last_dataset[key] = run.data()
+    return _last_dataset[key]
+
+
+def pictures_of_run(record: RunRecord, checkpoint: Path, out: Path) -> Images:
+    """Reconstructions, latent traversals and the latent map of one run's checkpoint."""
+    from vaeframe.report.arc_grids import plot_reconstructions
+    from vaeframe.report.latent_pictures import encode_sample, plot_latent_map, plot_traversals
+    from vaeframe.report.reconstruct import reconstruct
+    from vaeframe.trained import open_checkpoint
+
+    run = open_checkpoint(record, checkpoint)
+    data = _dataset(run)
+    name = slug(record.label)
+    plot_reconstructions(reconstruct(run, data, RECONSTRUCTED_GRIDS), record.label,
+                         out / f"reconstructions_{name}.png")
+    encoded = encode_sample(run, data)
+    plot_traversals(run, data, encoded, record.label, out / f"traversals_{name}.png")
+    plot_latent_map(data, encoded, record.label, out / f"latents_{name}.png")
+    return [(f"{record.label}: reconstructions", f"reconstructions_{name}.png"),
+            (f"{record.label}: latent traversals", f"traversals_{name}.png"),
+            (f"{record.label}: latent map", f"latents_{name}.png")]
+
+
+def _in_worker(record: RunRecord, checkpoint: Path, out: Path) -> Images | str:
+    """:func:`pictures_of_run`, with a vaeframe error returned as its message (some error
+    classes do not survive the trip back between processes)."""
+    try:
+        return pictures_of_run(record, checkpoint, out)
+    except VaeframeError as exc:
+        return str(exc)
+
+
+def _one_worker_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def pictures_of_runs(runs: Sequence[tuple[RunRecord, Path]], out: Path) -> Images:
+    """The pictures of every (run, checkpoint), in the order of ``runs``."""
+    workers = min(len(runs), available_cpus())
+    if workers <= 1:
+        return [image for record, checkpoint in runs
+                for image in pictures_of_run(record, checkpoint, out)]
+    context = multiprocessing.get_context("spawn")  # never fork a process that holds torch
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_worker_threads,
+                             initargs=(max(1, available_cpus() // workers),)) as pool:
+        drawn = list(pool.map(_in_worker, *zip(*runs, strict=True),
+                              [out] * len(runs)))
+    for found in drawn:
+        if isinstance(found, str):
+            raise VaeframeError(found)
+    return [image for images in drawn for image in images]
