@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, cli_env, only_run_dir, vaeframe
+from conftest import CONFIGS, VAEFRAME, cli_env, only_run_dir, vaeframe
 
 BUILTIN_PACKAGE = "vaeframe"
 
@@ -339,3 +339,12 @@ def test_schedule_raising_mid_run_names_its_plugin_and_keeps_the_checkpoint(
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["epochs_completed"] == 2
     assert summary["beta_history"] == [0.1, 0.1]
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    """`vaeframe list-plugins | head -1`: the closed pipe ends the command quietly."""
+    result = subprocess.run(["bash", "-c", f"'{VAEFRAME}' list-plugins | true; "
+                             "echo \"exit ${PIPESTATUS[0]}\" >&2"],
+                            capture_output=True, text=True, env=cli_env())
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] in ("exit 0", "exit 141")
