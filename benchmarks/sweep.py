@@ -6,6 +6,8 @@ each and one comparing them:
 
     python benchmarks/sweep.py configs/ablation.toml --epochs 2 --jobs 2
     python benchmarks/sweep.py configs/ablation.toml --epochs 20 --jobs 4 --device cuda
+    python benchmarks/sweep.py configs/ablation.toml --epochs 20 --jobs 8 --device cuda \
+        --set 'train.compile="graph"'
 
 ``wall_s`` is the command's wall time, report included; ``points_s`` ends when the last
 point's summary.json was written (before the report, which is the same work in both).
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int,
                         help="threads a point in both runs (default: sequential uses "
                              "PyTorch's default, parallel points share the CPUs)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="passed to both sweeps (repeatable), e.g. 'train.compile=\"graph\"'")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="write the two sweeps here and keep them (default: a temporary "
                              "directory)")
@@ -108,6 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     overrides = ["--set", f'train.device="{args.device}"']
     if args.epochs:
         overrides += ["--set", f"train.epochs={args.epochs}"]
+    overrides += [word for expression in args.sets for word in ("--set", expression)]
     threads = ["--threads", str(args.threads)] if args.threads else []
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     before = cpu_check(args.jobs)
@@ -119,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         comparison = compare(root / "sequential", root / "jobs")
     after = cpu_check(args.jobs)
     common = {"run_file": str(args.run_file), "device": args.device, "epochs": args.epochs,
+              "sets": args.sets,
               "cpus": cpus, "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
     print(json.dumps({**common, "mode": "sequential", **sequential}), flush=True)
     print(json.dumps({**common, "mode": f"jobs {args.jobs}", **parallel}), flush=True)
