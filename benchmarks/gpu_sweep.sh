@@ -5,9 +5,10 @@
 #      three times, each with its summary's time_s (where the wall time went);
 #   2. configs/ablation.toml's eight points, 100 epochs each, with --jobs 8 on the one GPU and
 #      the graph fast path, command start to exit (the report included);
-#   3. benchmarks/sweep.py: the eight points at 20 epochs one after another, then --jobs 8.
+#   3. benchmarks/sweep.py: the eight points at 20 epochs one after another, then --jobs 8;
+#   4. benchmarks/ensemble.py: 8 models as 8 processes at once against one vmap ensemble.
 # Needs vaeframe installed with its entry points, and a CUDA device. EPOCHS, RUNS and JOBS
-# shrink it for a dry run elsewhere (DEVICE=cpu COMPILE=off).
+# shrink it for a dry run elsewhere (DEVICE=cpu COMPILE=off ENSEMBLE_EPOCHS=1).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -77,3 +78,8 @@ EOF
 echo "== 3. benchmarks/sweep.py: sequential against --jobs $jobs, $bench_epochs epochs a point"
 $PY benchmarks/sweep.py configs/ablation.toml --epochs "$bench_epochs" --jobs "$jobs" \
   --device "$device" --set "train.compile=\"$compile\"" | tee -a "$out/sweep-benchmark.jsonl"
+
+echo "== 4. benchmarks/ensemble.py: $jobs models as $jobs processes against one vmap ensemble"
+graph=(); if [ "$compile" = graph ]; then graph=(--graph); fi
+$PY benchmarks/ensemble.py configs/ultra.toml --models "$jobs" --device "$device" \
+  --epochs "${ENSEMBLE_EPOCHS:-10}" "${graph[@]}" | tee -a "$out/ensemble.jsonl"
