@@ -54,6 +54,7 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path: Path, smoke_args) -
                                   "heldout_identical_to_train": 0}
     assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"last.pt", "best.pt"}
     assert "finished after 3 epochs" in result.stderr
+    assert "where the time went: startup " in result.stderr
 
 
 def test_python_dash_m_works_and_runs_never_share_a_directory(tmp_path: Path, smoke_args) -> None:

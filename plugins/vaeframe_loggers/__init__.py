@@ -103,6 +103,10 @@ class ConsoleLogger(Logger):
             f"{_percent(final.get('train_nonblack_acc'))}, held-out "
             f"{_percent(final.get('heldout_nonblack_acc'))}, active units "
             f"{_count(final.get('active_units'))} → {summary.get('run_dir')}")
+        phases = [f"{phase} {seconds:.1f} s" for phase, seconds in
+                  (summary.get("time_s") or {}).items() if seconds >= 0.05]
+        if phases:
+            self._console.print("where the time went: " + ", ".join(phases), highlight=False)
         criteria = summary.get("criteria") or []
         if criteria:
             from rich.markup import escape
