@@ -6,7 +6,8 @@
 #   2. configs/ablation.toml's eight points, 100 epochs each, with --jobs 8 on the one GPU and
 #      the graph fast path, command start to exit (the report included);
 #   3. benchmarks/sweep.py: the eight points at 20 epochs one after another, then --jobs 8;
-#   4. benchmarks/ensemble.py: 8 models as 8 processes at once against one vmap ensemble.
+#   4. benchmarks/ensemble.py: 8 models as 8 processes at once against one vmap ensemble;
+#   5. on CUDA, ultra.toml's training throughput with the graph and with torch.compile.
 # Needs vaeframe installed with its entry points, and a CUDA device. EPOCHS, RUNS and JOBS
 # shrink it for a dry run elsewhere (DEVICE=cpu COMPILE=off ENSEMBLE_EPOCHS=1).
 set -uo pipefail
@@ -83,3 +84,11 @@ echo "== 4. benchmarks/ensemble.py: $jobs models as $jobs processes against one 
 graph=(); if [ "$compile" = graph ]; then graph=(--graph); fi
 $PY benchmarks/ensemble.py configs/ultra.toml --models "$jobs" --device "$device" \
   --epochs "${ENSEMBLE_EPOCHS:-10}" "${graph[@]}" | tee -a "$out/ensemble.jsonl"
+
+if [ "$device" = cuda ]; then
+  echo "== 5. training throughput of ultra.toml at its batch size: graph against inductor"
+  for mode in graph inductor; do
+    $PY benchmarks/throughput.py configs/ultra.toml --device cuda --epochs 10 --compile "$mode" \
+      | tee -a "$out/throughput.jsonl"
+  done
+fi
