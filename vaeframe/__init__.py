@@ -5,6 +5,7 @@ The public API for plugin authors and notebook users. Importing it does not impo
 
 from __future__ import annotations
 
+from vaeframe import timing as timing  # first: a run's start-up is timed from here
 from vaeframe.api import GridData, Logger, Progress, RunInfo
 from vaeframe.errors import ConfigError, PluginError, TrainingError, VaeframeError
 from vaeframe.grids import (

@@ -164,9 +164,9 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
 
     from vaeframe.runner import run
-    from vaeframe.timing import process_age
+    from vaeframe.timing import IMPORTED_AT
 
-    summary = run(config, resume_dir=args.resume, started=time.perf_counter() - process_age())
+    summary = run(config, resume_dir=args.resume, started=IMPORTED_AT)
     if summary.get("status") == "interrupted":
         print(f"interrupted at epoch {summary.get('epochs_completed', 0) + 1}, step "
               f"{summary.get('steps', 0)}; checkpoint saved. Resume with:\n"

@@ -8,7 +8,6 @@ import argparse
 import os
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import attrs
@@ -28,7 +27,7 @@ from vaeframe.sweep_jobs import (
 )
 from vaeframe.sweep_progress import ProgressFile
 from vaeframe.sweep_state import FINISHED, point_state, report_run_dir
-from vaeframe.timing import process_age
+from vaeframe.timing import IMPORTED_AT
 
 
 def sweep_command(args: argparse.Namespace) -> int:
@@ -62,7 +61,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     points = [sweeps.select(plan, args.point)] if args.point is not None else list(plan.points)
     watchers = [ProgressFile(args.progress_file)] if args.progress_file else []
     failed, interrupted = sweeps.run_points(plan, points, directory, registry, args.resume,
-                                            watchers, time.perf_counter() - process_age())
+                                            watchers, IMPORTED_AT)
     if interrupted is not None:
         print(f"sweep {plan.name}: interrupted; {interrupted['run_dir']} has its checkpoint. "
               f"Resume the sweep with\n  {_resume_command(args, directory)}", file=sys.stderr)

@@ -6,25 +6,14 @@ capturing CUDA graphs (or torch.compile's first call) counts as ``capture``.
 
 from __future__ import annotations
 
-import os
 import time
+
+# ``import vaeframe`` imports this module first: start-up counts from here. The interpreter's
+# own start (tens of milliseconds) is not counted. /proc's process start time would count it,
+# but a process keeps that time across exec: `bash -c 'pip install ...; vaeframe run ...'`
+# would count all that bash did first.
+IMPORTED_AT = time.perf_counter()
 
 SETUP_PHASES = ("startup", "data", "setup")  # paid again by every process that resumes
 LOOP_PHASES = ("capture", "evaluation", "checkpoints", "loggers", "disentanglement")
 PHASES = SETUP_PHASES + LOOP_PHASES
-
-
-def process_age() -> float:
-    """Seconds since this process started (Linux, from /proc; elsewhere since the first
-    import of vaeframe.timing)."""
-    try:
-        with open("/proc/self/stat", encoding="ascii") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        with open("/proc/uptime", encoding="ascii") as uptime:
-            up = float(uptime.read().split()[0])
-        return max(0.0, up - int(fields[19]) / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return time.perf_counter() - _IMPORTED
-
-
-_IMPORTED = time.perf_counter()
