@@ -106,20 +106,19 @@ class CompiledStep:
         self.loss_and_stats = torch.compile(step.loss_and_stats, mode="reduce-overhead",
                                             dynamic=False)
         self.sizes_seen: set[int] = set()
-        self.capture_seconds = 0.0  # the first call at each batch size, which compiles
+        self.capture_seconds = 0.0  # the first step at each batch size, which compiles
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        first = batch.shape[0] not in self.sizes_seen
+        began = time.perf_counter()
         torch.compiler.cudagraph_mark_step_begin()
-        if batch.shape[0] not in self.sizes_seen:
-            began = time.perf_counter()
-            loss, stats = self.loss_and_stats(batch)
+        loss, stats = self.loss_and_stats(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # the backward pass compiles on its first call
+        self.optimizer.step()
+        if first:
             self.capture_seconds += time.perf_counter() - began
             self.sizes_seen.add(batch.shape[0])
-        else:
-            loss, stats = self.loss_and_stats(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
         return stats.clone()
 
 
