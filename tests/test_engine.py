@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import tomllib
 import torch
 from conftest import CONFIGS
 
+from vaeframe import Logger
+from vaeframe.config import ComponentConfig
 from vaeframe.engine import Trainer
 from vaeframe.overrides import configure
 from vaeframe.plugins import build_registry
@@ -83,3 +86,42 @@ def test_training_steps_make_no_host_sync_except_at_logging_steps(
     assert trainer.step == 6
     assert {step for _, step in calls} <= {2, 4, 6}, calls
     assert [name for name, _ in calls].count("cpu") == 3  # one transfer per logging step
+
+
+class SlowFirstCall:
+    """The eager step, but its first call takes 1.5 s longer and says so, as a fast path's
+    capture does."""
+
+    def __init__(self, step) -> None:
+        self.step = step
+        self.capture_seconds = 0.0
+
+    def __call__(self, batch: torch.Tensor):
+        if not self.capture_seconds:
+            time.sleep(1.5)
+            self.capture_seconds = 1.5
+        return self.step(batch)
+
+
+class SlowLogger(Logger):
+    """Takes 0.1 s over every row."""
+
+    rows = 0
+
+    def log(self, metrics, step: int) -> None:
+        time.sleep(0.1)
+        self.rows += 1
+
+
+def test_capture_and_logging_are_not_counted_as_training(tmp_path: Path) -> None:
+    config = smoke_config(tmp_path, "train.log_every_n_steps=1")
+    logger = SlowLogger()
+    trainer = Trainer(config, create_run_dir(config.run.output_dir, config.run.name),
+                      [ComponentConfig("loggers", "slow", logger)])
+    trainer.step_function = SlowFirstCall(trainer.step_function)
+    trainer.fit()
+    assert logger.rows == 12  # 3 epochs of 3 steps, each step and each epoch end
+    times = trainer.record().phase_seconds
+    assert times["capture"] == 1.5 and times["loggers"] >= 1.2
+    assert trainer.train_seconds < 1.2  # three epochs of 96 synthetic grids take ~0.15 s
+    assert times["setup"] > 0 and times["data"] > 0
