@@ -104,12 +104,12 @@ class SlowFirstCall:
 
 
 class SlowLogger(Logger):
-    """Takes 0.1 s over every row."""
+    """Takes 0.2 s over every row."""
 
     rows = 0
 
     def log(self, metrics, step: int) -> None:
-        time.sleep(0.1)
+        time.sleep(0.2)
         self.rows += 1
 
 
@@ -122,6 +122,6 @@ def test_capture_and_logging_are_not_counted_as_training(tmp_path: Path) -> None
     trainer.fit()
     assert logger.rows == 12  # 3 epochs of 3 steps, each step and each epoch end
     times = trainer.record().phase_seconds
-    assert times["capture"] == 1.5 and times["loggers"] >= 1.2
+    assert times["capture"] == 1.5 and times["loggers"] >= 2.4
     assert trainer.train_seconds < 1.2  # three epochs of 96 synthetic grids take ~0.15 s
     assert times["setup"] > 0 and times["data"] > 0
