@@ -148,6 +148,21 @@ def test_a_checkpoint_that_does_not_fit_is_one_clear_error_from_the_drawing_work
 
 
 @pytest.mark.slow
+def test_without_a_process_pool_the_pictures_are_drawn_in_this_process(
+        swept: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaeframe.report import make_report, model_pictures
+
+    def no_pool(*args, **kwargs):
+        raise OSError(38, "Function not implemented")  # as sem_open says without /dev/shm
+
+    monkeypatch.setattr(model_pictures, "ProcessPoolExecutor", no_pool)
+    make_report(list(run_dirs(swept).values()), tmp_path / "out")
+    for name in ("tiny-plain", "tiny-fb0"):
+        for kind in ("reconstructions", "traversals", "latents"):
+            assert png_size(tmp_path / "out" / f"{kind}_{name}.png")[0] > 300
+
+
+@pytest.mark.slow
 def test_run_summary_and_console_state_the_criteria(swept: Path) -> None:
     summary = json.loads((run_dirs(swept)["tiny-fb0"] / "summary.json").read_text())
     ids = [c["id"] for c in summary["criteria"]]

@@ -11,6 +11,7 @@ import json
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,17 +76,31 @@ def _one_worker_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _in_workers(runs: Sequence[tuple[RunRecord, Path]], out: Path,
+                workers: int) -> list[Images | str] | None:
+    """Each run's pictures from a worker process; ``None`` where no process pool can be made
+    (no /dev/shm for its locks, say)."""
+    try:
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"),  # never fork torch
+            initializer=_one_worker_threads, initargs=(max(1, available_cpus() // workers),))
+    except (OSError, NotImplementedError):
+        return None
+    try:
+        with pool:
+            return list(pool.map(_in_worker, *zip(*runs, strict=True), [out] * len(runs)))
+    except BrokenProcessPool:
+        raise VaeframeError("a process drawing the runs' pictures died (out of memory?); "
+                            f"the pictures in {out} may be incomplete") from None
+
+
 def pictures_of_runs(runs: Sequence[tuple[RunRecord, Path]], out: Path) -> Images:
     """The pictures of every (run, checkpoint), in the order of ``runs``."""
     workers = min(len(runs), available_cpus())
-    if workers <= 1:
+    drawn = _in_workers(runs, out, workers) if workers > 1 else None
+    if drawn is None:
         return [image for record, checkpoint in runs
                 for image in pictures_of_run(record, checkpoint, out)]
-    context = multiprocessing.get_context("spawn")  # never fork a process that holds torch
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_worker_threads,
-                             initargs=(max(1, available_cpus() // workers),)) as pool:
-        drawn = list(pool.map(_in_worker, *zip(*runs, strict=True),
-                              [out] * len(runs)))
     for found in drawn:
         if isinstance(found, str):
             raise VaeframeError(found)
