@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,13 @@ def cli_env(**extra: str) -> dict[str, str]:
     env.setdefault("WANDB_MODE", "disabled")
     env.update(extra)
     return env
+
+
+def write_plugin(directory: Path, module: str, source: str) -> str:
+    """Write a plugin module (``source`` dedented) into ``directory``; returns the directory,
+    for ``PYTHONPATH``, and the module loads with ``vaeframe -p MODULE``."""
+    (directory / f"{module}.py").write_text(textwrap.dedent(source))
+    return str(directory)
 
 
 def vaeframe(*args: str | Path, cwd: Path | None = None, timeout: float = 300,

@@ -29,13 +29,19 @@ def cell_count(kind: str, size: int) -> int:
             "checkerboard": (box * box + 1) // 2}.get(kind, 2 * box - 1)
 
 
+def with_factors(shapes: ArcShapes):
+    """The grids, the training grids' factors and the held-out grids' factors."""
+    data = shapes.load()
+    return data, dict(data.train_labels), dict(data.heldout_labels)
+
+
 def one_object(n: int = 3000, side: int = 16, seed: int = 0):
     return generate(n, side, 1, np.random.default_rng(seed))
 
 
 def test_the_same_seed_gives_the_same_grids_and_another_seed_others() -> None:
-    data, train_f, heldout_f = ArcShapes(num_train=300, num_heldout=50, seed=4).load_with_factors()
-    again, train_g, heldout_g = ArcShapes(num_train=300, num_heldout=50, seed=4).load_with_factors()
+    data, train_f, heldout_f = with_factors(ArcShapes(num_train=300, num_heldout=50, seed=4))
+    again, train_g, heldout_g = with_factors(ArcShapes(num_train=300, num_heldout=50, seed=4))
     other = ArcShapes(num_train=300, num_heldout=50, seed=5).load()
     assert np.array_equal(np.stack(data.train), np.stack(again.train))
     assert np.array_equal(np.stack(data.heldout), np.stack(again.heldout))
@@ -45,14 +51,14 @@ def test_the_same_seed_gives_the_same_grids_and_another_seed_others() -> None:
 
 
 def test_training_and_held_out_grids_are_drawn_apart() -> None:
-    data, train_f, heldout_f = ArcShapes(num_train=200, num_heldout=200).load_with_factors()
+    data, train_f, heldout_f = with_factors(ArcShapes(num_train=200, num_heldout=200))
     assert not np.array_equal(np.stack(data.train), np.stack(data.heldout))
     assert not np.array_equal(train_f["row"], heldout_f["row"])
 
 
 def test_load_gives_arc_grids_and_factors_named_in_order() -> None:
     shapes = ArcShapes(num_train=40, num_heldout=10, side=12, max_objects=2)
-    data, train_f, heldout_f = shapes.load_with_factors()
+    data, train_f, heldout_f = with_factors(shapes)
     assert isinstance(shapes.load(), GridData)
     assert len(data.train) == 40 and len(data.heldout) == 10
     assert all(g.shape == (12, 12) and g.min() >= 0 and g.max() <= 9 for g in data.train)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, only_run_dir, vaeframe
+from conftest import CONFIGS, only_run_dir, vaeframe, write_plugin
 from tracker_runs import not_imported
 
 PLUGIN = """
@@ -44,8 +43,7 @@ PLUGIN = """
 
 @pytest.fixture
 def plugin_path(tmp_path: Path) -> str:
-    (tmp_path / "labelled_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    return str(tmp_path)
+    return write_plugin(tmp_path, "labelled_plugin", PLUGIN)
 
 
 def run(plugin_path: str, out: Path, data: str):

@@ -4,11 +4,10 @@ train end to end and are drawn by the report; a model that breaks the contract i
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, only_run_dir, read_jsonl, vaeframe
+from conftest import CONFIGS, only_run_dir, read_jsonl, vaeframe, write_plugin
 
 PLUGIN = """
     import attrs
@@ -75,8 +74,7 @@ PLUGIN = """
 
 @pytest.fixture
 def plugin_path(tmp_path: Path) -> str:
-    (tmp_path / "tiny_model_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    return str(tmp_path)
+    return write_plugin(tmp_path, "tiny_model_plugin", PLUGIN)
 
 
 def run(plugin_path: str, out: Path, *sets: str):

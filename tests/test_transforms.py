@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, only_run_dir, read_jsonl, vaeframe
+from conftest import CONFIGS, only_run_dir, read_jsonl, vaeframe, write_plugin
 from test_resume import final_weights, interrupted_and_resumed
 from vaeframe_arc import ArcAgi1
 from vaeframe_transforms import Dihedral, PermuteColours
@@ -115,7 +114,7 @@ DUPLICATES = """
 
 
 def test_the_summary_counts_held_out_grids_identical_to_training_grids(tmp_path: Path) -> None:
-    (tmp_path / "overlap_plugin.py").write_text(textwrap.dedent(DUPLICATES))
+    write_plugin(tmp_path, "overlap_plugin", DUPLICATES)
     result = vaeframe("-p", "overlap_plugin", "run", CONFIGS / "smoke.toml", "--epochs", "1",
                       "--set", 'data={name="overlapping"}', "--set",
                       f"run.output_dir={tmp_path / 'runs'}", PYTHONPATH=str(tmp_path))
@@ -153,7 +152,7 @@ FLIP = """
 
 @pytest.mark.slow
 def test_a_third_party_transform_runs_in_the_step(tmp_path: Path) -> None:
-    (tmp_path / "swap_plugin.py").write_text(textwrap.dedent(FLIP))
+    write_plugin(tmp_path, "swap_plugin", FLIP)
     runs = {}
     for label, transforms in (("plain", "[]"), ("swapped", '[{name="swap_colours"}]')):
         result = vaeframe("-p", "swap_plugin", "run", CONFIGS / "smoke.toml", "--epochs", "1",

@@ -10,7 +10,6 @@ reordered, and a failed write stops the run at the next checkpoint, not silently
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,17 +34,14 @@ class CheckpointWriter:
     """Writes snapshots of states to their paths, one write at a time, off the caller's thread.
 
     ``background=False`` writes on the caller's thread (the same files, the same order).
-    ``seconds`` adds up the time the caller spent on checkpoints (snapshots and waiting).
     """
 
     def __init__(self, background: bool = True) -> None:
         self.background = background
-        self.seconds = 0.0
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
     def submit(self, state: dict[str, Any], paths: Sequence[Path]) -> None:
-        started = time.perf_counter()
         self.flush()
         copy = snapshot(state)
         if self.background:
@@ -55,7 +51,6 @@ class CheckpointWriter:
         else:
             for path in paths:
                 save_checkpoint(copy, path)
-        self.seconds += time.perf_counter() - started
 
     def _write(self, state: dict[str, Any], paths: list[Path]) -> None:
         try:
@@ -66,11 +61,9 @@ class CheckpointWriter:
 
     def flush(self) -> None:
         """Wait for the write in flight; raise its error, if it failed."""
-        started = time.perf_counter()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self.seconds += time.perf_counter() - started
         if self._error is not None:
             error, self._error = self._error, None
             raise error

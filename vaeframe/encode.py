@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from vaeframe.api import GridData
-from vaeframe.datasets import SPLITS, grids_of, labels_of
+from vaeframe.datasets import SPLITS, grids_of, labels_of, load_grid_data
 from vaeframe.errors import VaeframeError
+from vaeframe.overrides import configure
+from vaeframe.plugins import get_registry
 from vaeframe.rundir import CONFIG_FILE
-from vaeframe.trained import TrainedRun
+from vaeframe.trained import TrainedRun, load_run
 
 SPLIT_CHOICES = ("train", "heldout", "all")
 FORMATS = (".npz", ".csv")
@@ -94,9 +96,6 @@ def _write_csv(table: dict[str, np.ndarray], out: Path) -> None:
 def data_config(run: TrainedRun, name: str | None, sets: Sequence[str]) -> Any:
     """The dataset to encode: the run's ``[data]``, or ``name`` with its own defaults, with
     ``--set data.KEY=VALUE`` applied; a bad value names the flag."""
-    from vaeframe.overrides import configure
-    from vaeframe.plugins import get_registry
-
     for expression in sets:
         if not expression.strip().startswith("data."):
             raise VaeframeError(f"--set {expression}: vaeframe encode sets dataset parameters "
@@ -111,9 +110,6 @@ def data_config(run: TrainedRun, name: str | None, sets: Sequence[str]) -> Any:
 def encode_command(run_dir: Path, out: Path, name: str | None, sets: Sequence[str],
                    split: str, checkpoint: str, device: str) -> tuple[Path, int, int]:
     """``vaeframe encode``: returns the file written, its number of rows and latent size."""
-    from vaeframe.datasets import load_grid_data
-    from vaeframe.trained import load_run
-
     check_format(out)  # before any work
     run = load_run(run_dir, checkpoint, device)
     component = data_config(run, name, sets)

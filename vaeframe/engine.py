@@ -73,8 +73,8 @@ class Trainer:
     Settings are checked before it is made (:func:`vaeframe.runner.check_settings`); the
     trainer builds the components, runs the loop, evaluates, and saves and restores
     checkpoints. :meth:`record` is what the run's summary reports. ``started`` is the
-    ``time.perf_counter()`` at which the run's process (or the caller's run) started: the
-    time until the trainer is made is reported as ``startup``.
+    ``time.perf_counter()`` at which the run started (the CLI: vaeframe's import): the time
+    until the trainer is made is reported as ``startup``.
     """
 
     def __init__(self, config: RunConfig, run_dir: Path, loggers: list[ComponentConfig],
@@ -235,7 +235,7 @@ class Trainer:
         return metrics
 
     def _checkpoint_note(self) -> str:
-        self.writer.flush()
+        self._flush_checkpoints()
         last = checkpoint_path(self.run_dir, "last")
         if not last.exists():
             return "there is no checkpoint yet"
@@ -287,7 +287,7 @@ class Trainer:
         try:
             return self._fit()
         finally:
-            self.writer.flush()
+            self._flush_checkpoints()
 
     def _fit(self) -> dict[str, Any]:
         epochs = self.config.train.epochs
@@ -327,6 +327,7 @@ class Trainer:
                                                  self.config.train.eval_batch_size,
                                                  self.config.run.seed)
             self.seconds["disentanglement"] += time.perf_counter() - t0
+        self._flush_checkpoints()  # its wait counts in the summary
         return run_summary(self.record(), "finished")
 
     def _finish_epoch(self, means: list[float], beta: float, stopping: bool) -> None:
@@ -371,10 +372,14 @@ class Trainer:
         if not self.world.is_main:
             return
         names = ["best"] * best + ["last"] * last
+        t0 = time.perf_counter()  # the snapshot, and any wait for the previous write
         self.writer.submit(state, [checkpoint_path(self.run_dir, name) for name in names])
+        self.seconds["checkpoints"] += time.perf_counter() - t0
 
-    def _phase_seconds(self, phase: str) -> float:
-        return self.writer.seconds if phase == "checkpoints" else self.seconds[phase]
+    def _flush_checkpoints(self) -> None:
+        t0 = time.perf_counter()
+        self.writer.flush()
+        self.seconds["checkpoints"] += time.perf_counter() - t0
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -392,7 +397,7 @@ class Trainer:
                 "totals": self.totals, "steps_in_totals": self.steps_in_totals},
             "history": self.history,
             "counters": {"train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds,
-                         **{f"{phase}_seconds": self._phase_seconds(phase) for phase in PHASES},
+                         **{f"{phase}_seconds": self.seconds[phase] for phase in PHASES},
                          "grids_seen": self.grids_seen, "skipped_steps": self.skipped_steps},
             "config": self.config.to_dict(),
         }
@@ -415,7 +420,6 @@ class Trainer:
         for phase in PHASES:  # absent from older checkpoints; set-up adds this process's
             self.seconds[phase] = float(counters.get(f"{phase}_seconds", 0.0)) + (
                 self.seconds[phase] if phase in SETUP_PHASES else 0.0)
-        self.writer.seconds = self.seconds["checkpoints"]
         self.grids_seen = int(counters["grids_seen"])
         self.training_step.skipped = int(counters["skipped_steps"])
         progress = state["epoch_in_progress"]
@@ -440,7 +444,7 @@ class Trainer:
             epochs_completed=self.epoch - (self.order is not None), steps=self.step,
             skipped_steps=self.skipped_steps, wall_seconds=self.wall_seconds,
             train_seconds=self.train_seconds, grids_seen=self.grids_seen,
-            phase_seconds={phase: self._phase_seconds(phase) for phase in PHASES},
+            phase_seconds=dict(self.seconds),
             latent_dim=self.latent_dim,
             dataset={"name": self.config.data.name, "description": self.data_description,
                      "train_grids": int(self.train_grids.shape[0]),

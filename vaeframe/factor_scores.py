@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from vaeframe.api import GridData
@@ -45,9 +44,8 @@ def factor_scores(model: nn.Module, data: GridData, batch_size: int,
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            train, train_factors = _codes(model, data, "train", batch_size, seed)
-            heldout, heldout_factors = _codes(model, data, "heldout", batch_size, seed)
+        train, train_factors = _codes(model, data, "train", batch_size, seed)
+        heldout, heldout_factors = _codes(model, data, "heldout", batch_size, seed)
     finally:
         model.train(was_training)
     found: dict[str, Any] = {"factors": list(data.factors), "train_grids": len(train),

@@ -79,9 +79,9 @@ def run(config: RunConfig, resume_dir: Path | None = None,
     Under torchrun every rank trains; rank 0 alone writes the run directory and logs.
     ``watchers`` are loggers of the caller's own (not in the run file or its config.toml),
     such as a sweep's progress file. ``started`` is the ``time.perf_counter()`` at which the
-    run's process started (default: now), for ``time_s.startup``. Returns the summary written
-    to ``summary.json``; its ``status`` is ``finished``, ``interrupted`` (with ``signal``) or
-    ``failed``.
+    run started, for ``time_s.startup`` (the CLI passes vaeframe's import; default: now).
+    Returns the summary written to ``summary.json``; its ``status`` is ``finished``,
+    ``interrupted`` (with ``signal``) or ``failed``.
     """
     started = time.perf_counter() if started is None else started
     world = world_from_environment()

@@ -249,8 +249,3 @@ class ArcShapes:
                                     f"{unseen_note}",
                         train_labels=train_factors, heldout_labels=heldout_factors,
                         factors=self.factor_names)
-
-    def load_with_factors(self) -> tuple[GridData, dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The grids, the training grids' factors and the held-out grids' factors."""
-        data = self.load()
-        return data, dict(data.train_labels), dict(data.heldout_labels)

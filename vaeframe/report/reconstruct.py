@@ -38,12 +38,13 @@ def reconstruct(run: TrainedRun, data: GridData, count: int) -> Reconstructions:
     import torch
 
     from vaeframe.grids import most_likely_class, pack_grids
+    from vaeframe.latents import encode_packed
 
     indices, inputs, outputs = {}, {}, {}
     for split, grids in (("train", data.train), ("heldout", data.heldout)):
         chosen = np.unique(np.linspace(0, len(grids) - 1, min(count, len(grids))).astype(int))
         packed = pack_grids([grids[i] for i in chosen], f"dataset {run.config.data.name!r}")
-        mu, _ = run.encode([grids[i] for i in chosen])
+        mu, _ = encode_packed(run.model, packed, run.batch_size)
         indices[split] = chosen
         inputs[split] = packed.numpy()
         outputs[split] = most_likely_class(run.decode_logits(mu)).to(torch.uint8).numpy()
