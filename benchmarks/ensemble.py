@@ -31,13 +31,13 @@ from pathlib import Path
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from vaeframe.config import parse_toml
-from vaeframe.datasets import load_grid_data
+from vaeframe.config.overrides import configure
+from vaeframe.config.tomlfile import parse_toml
 from vaeframe.grids import pack_grids
-from vaeframe.kl import kl_per_dim
-from vaeframe.model_contract import build_model
-from vaeframe.overrides import configure
-from vaeframe.plugins import get_registry
+from vaeframe.registry.manager import get_registry
+from vaeframe.training.data import load_grid_data
+from vaeframe.training.kl import kl_per_dim
+from vaeframe.training.model import build_model
 
 
 def setup(run_file: Path, device: torch.device, models: int):

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from vaeframe.config import parse_toml
-from vaeframe.engine import Trainer
-from vaeframe.overrides import configure
-from vaeframe.plugins import get_registry
+from vaeframe.config.overrides import configure
+from vaeframe.config.tomlfile import parse_toml
+from vaeframe.registry.manager import get_registry
+from vaeframe.training.trainer import Trainer
 
 
 def trainer(run_file: Path, run_dir: Path, *sets: str) -> Trainer:
@@ -30,13 +30,14 @@ def trainer(run_file: Path, run_dir: Path, *sets: str) -> Trainer:
 def no_sync_between_logging_steps(run_file: Path, run_dir: Path, mode: str) -> dict[str, object]:
     """One epoch with CUDA's sync debug mode set to "error" and no logging step in it."""
     t = trainer(run_file, run_dir, f'train.compile="{mode}"', "train.log_every_n_steps=1000000")
-    t.scheduler.step(1)
-    t.beta.fill_(0.05)
-    t.train_epoch()  # warm-up and capture happen outside the checked epoch
+    t.parts.scheduler.step(1)
+    t.state.epoch = 1
+    t.parts.beta.fill_(0.05)
+    t.epoch_loop.run()  # warm-up and capture happen outside the checked epoch
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        t.train_epoch()
+        t.epoch_loop.run()
     finally:
         torch.cuda.set_sync_debug_mode("default")
     return {"check": "no host sync in the step", "compile": mode, "passed": True}
@@ -49,9 +50,10 @@ def graph_matches_eager(run_file: Path, run_dir: Path, epochs: int) -> dict[str,
         t = trainer(run_file, run_dir, f'train.compile="{mode}"', "train.batch_size=256")
         losses = []
         for epoch in range(1, epochs + 1):
-            t.epoch = epoch
-            t.beta.fill_(t.scheduler.step(epoch) + 0.05)
-            losses.append(t.train_epoch()[0].item())
+            t.state.epoch = epoch
+            t.parts.beta.fill_(t.parts.scheduler.step(epoch) + 0.05)
+            means = t.epoch_loop.totals_layout.split(t.epoch_loop.run())
+            losses.append(means["loss"].item())
         runs[mode] = (losses, [p.detach().clone() for p in t.model.parameters()])
     (eager_losses, eager_params), (graph_losses, graph_params) = runs["off"], runs["graph"]
     loss_rel = max(abs(a - b) / abs(a) for a, b in zip(eager_losses, graph_losses, strict=True))

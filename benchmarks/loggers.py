@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from vaeframe import RunInfo
-from vaeframe.plugins import get_registry
+from vaeframe.registry.manager import get_registry
 
 LOGGERS = ("jsonl", "tensorboard", "mlflow")
 

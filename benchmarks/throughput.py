@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaeframe.config import parse_toml
-from vaeframe.engine import Trainer
-from vaeframe.overrides import configure
-from vaeframe.plugins import get_registry
+from vaeframe.config.overrides import configure
+from vaeframe.config.tomlfile import parse_toml
+from vaeframe.registry.manager import get_registry
+from vaeframe.training.trainer import Trainer
 
 
 def plain_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, grids: torch.Tensor,
@@ -83,27 +83,28 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     threshold = getattr(config.kl.params, "threshold", 0.0)
 
     with tempfile.TemporaryDirectory() as run_dir:
-        from vaeframe.api import RunInfo
+        from vaeframe.registry.types import RunInfo
 
         for logger in config.loggers:
             logger.params.open(RunInfo("bench", Path(run_dir), config.to_dict()))
         engine = Trainer(config, Path(run_dir), config.loggers)
-        engine.scheduler.step(1)
-        engine.beta.fill_(args.beta)
+        engine.parts.scheduler.step(1)
+        engine.state.epoch = 1
+        engine.parts.beta.fill_(args.beta)
         device = engine.device
         batch_size = config.train.batch_size
 
         torch.manual_seed(config.run.seed)
         plain = config.model.params.build().to(device)  # the same architecture, built plainly
         plain_opt = torch.optim.Adam(plain.parameters(), lr=config.train.lr)
-        grids = engine.train_grids
+        grids = engine.parts.data.train
 
         def run_plain() -> None:
             plain_epoch(plain, plain_opt, grids, batch_size, args.beta, threshold,
                         getattr(config.loss.params, "gamma", 0.0))
 
         def run_engine() -> None:
-            engine.train_epoch()
+            engine.epoch_loop.run()
 
         timed(run_engine, device)  # warm-up (and graph capture) for both
         timed(run_plain, device)

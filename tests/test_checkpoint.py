@@ -15,12 +15,12 @@ import torch
 from conftest import cli_env, only_run_dir, vaeframe
 
 from vaeframe import VaeframeError
-from vaeframe.checkpoint import load_checkpoint, save_checkpoint
+from vaeframe.rundir.checkpoint import load_checkpoint, save_checkpoint
 
 WRITER = textwrap.dedent("""
     import sys, torch
     from pathlib import Path
-    from vaeframe.checkpoint import save_checkpoint
+    from vaeframe.rundir.checkpoint import save_checkpoint
     path = Path(sys.argv[1])
     version = 0
     while True:

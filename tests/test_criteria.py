@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from vaeframe.config import ComponentConfig
-from vaeframe.criteria import evaluate_run, measure_period
-from vaeframe.declarations import Declared, declarations
-from vaeframe.plugins import build_registry
+from vaeframe.config.schema import ComponentConfig
+from vaeframe.registry.declarations import Declared, declarations
+from vaeframe.registry.manager import build_registry
+from vaeframe.runs.criteria import evaluate_run, measure_period
 
 REGISTRY = build_registry()
 

@@ -11,7 +11,7 @@ from vaeframe_models.conv_net import ConvBetaVAE
 
 from vaeframe import VaeframeError
 from vaeframe.grids import PAD, most_likely_class, pack_grids
-from vaeframe.metrics import evaluate
+from vaeframe.training.evaluation import evaluate
 
 
 def test_arc_agi_1_trains_on_training_tasks_and_holds_out_evaluation_tasks() -> None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from vaeframe.disentanglement import (
+from vaeframe.latents.disentanglement import (
     dci,
     dci_from_importance,
     disentanglement_scores,

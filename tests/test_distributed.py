@@ -14,10 +14,10 @@ from vaeframe_arc import Synthetic
 from vaeframe_models import Conv
 from vaeframe_regularizers import FreeBits
 
-from vaeframe.checkpoint import load_checkpoint
-from vaeframe.distributed import World
 from vaeframe.grids import pack_grids
-from vaeframe.rng import seed_everything
+from vaeframe.rundir.checkpoint import load_checkpoint
+from vaeframe.training.distributed import World
+from vaeframe.training.rng import seed_everything
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 # 100 grids in global batches of 33: shards of 17 and 16, and a last batch of one grid
@@ -68,7 +68,7 @@ def test_two_processes_train_one_model_like_one_process(tmp_path: Path) -> None:
 
 THREADS_AFTER_RUN = """
 import json, os, pathlib, sys
-from vaeframe.cli import main
+from vaeframe.cli.app import main
 report, args = pathlib.Path(sys.argv[1]), sys.argv[2:]
 code = main(args)
 names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]

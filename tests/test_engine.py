@@ -11,11 +11,11 @@ import torch
 from conftest import CONFIGS
 
 from vaeframe import Logger
-from vaeframe.config import ComponentConfig
-from vaeframe.engine import Trainer
-from vaeframe.overrides import configure
-from vaeframe.plugins import build_registry
-from vaeframe.runner import create_run_dir
+from vaeframe.config.overrides import configure
+from vaeframe.config.schema import ComponentConfig
+from vaeframe.registry.manager import build_registry
+from vaeframe.rundir.layout import create_run_dir
+from vaeframe.training.trainer import Trainer
 
 REGISTRY = build_registry()
 
@@ -38,21 +38,22 @@ def test_free_bits_zero_gives_bit_identical_weights_to_plain_kl(tmp_path: Path) 
     clamped = train(tmp_path, 'kl={name="free_bits", threshold=0.1}')
     plain_state, free0_state = plain.model.state_dict(), free0.model.state_dict()
     assert all(torch.equal(plain_state[k], free0_state[k]) for k in plain_state)
-    assert plain.history == free0.history
+    assert plain.state.history == free0.state.history
     clamped_state = clamped.model.state_dict()
     assert not all(torch.equal(plain_state[k], clamped_state[k]) for k in plain_state)
 
 
 def test_same_seed_same_metrics(tmp_path: Path) -> None:
-    assert train(tmp_path).history == train(tmp_path).history
+    assert train(tmp_path).state.history == train(tmp_path).state.history
 
 
 def test_grids_live_on_the_device_as_one_uint8_tensor(tmp_path: Path) -> None:
     config = smoke_config(tmp_path)
     trainer = Trainer(config, tmp_path, [])
-    assert isinstance(trainer.train_grids, torch.Tensor)
-    assert trainer.train_grids.dtype == torch.uint8 and trainer.train_grids.shape == (96, 30, 30)
-    assert trainer.train_grids.device == trainer.device
+    grids = trainer.parts.data.train
+    assert isinstance(grids, torch.Tensor)
+    assert grids.dtype == torch.uint8 and grids.shape == (96, 30, 30)
+    assert grids.device == trainer.device
 
 
 SYNC_METHODS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__",
@@ -67,23 +68,25 @@ def test_training_steps_make_no_host_sync_except_at_logging_steps(
     config = smoke_config(tmp_path, "train.log_every_n_steps=2", "train.batch_size=16",
                           f"kl={kl}")
     trainer = Trainer(config, tmp_path, [])
-    trainer.scheduler.step(1)
-    trainer.training_step(trainer.train_grids[:16])  # creates the optimizer's state
+    parts = trainer.parts
+    parts.scheduler.step(1)
+    trainer.state.epoch = 1
+    parts.training_step(parts.data.train[:16])  # creates the optimizer's state
     # Adam keeps its step counters on the host by design (reading them never waits for a GPU)
-    host_counters = {id(state["step"]) for state in trainer.optimizer.state.values()}
+    host_counters = {id(state["step"]) for state in parts.optimizer.state.values()}
     calls: list[tuple[str, int]] = []
     for name in SYNC_METHODS:
         original = getattr(torch.Tensor, name)
 
         def spy(self, *args, _original=original, _name=name, **kwargs):
             if id(self) not in host_counters:
-                calls.append((_name, trainer.step))
+                calls.append((_name, trainer.state.step))
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(torch.Tensor, name, spy)
-    trainer.train_epoch()  # 96 grids / 16 = 6 steps, logging at 2, 4, 6
+    trainer.epoch_loop.run()  # 96 grids / 16 = 6 steps, logging at 2, 4, 6
     monkeypatch.undo()
-    assert trainer.step == 6
+    assert trainer.state.step == 6
     assert {step for _, step in calls} <= {2, 4, 6}, calls
     assert [name for name, _ in calls].count("cpu") == 3  # one transfer per logging step
 
@@ -118,10 +121,10 @@ def test_capture_and_logging_are_not_counted_as_training(tmp_path: Path) -> None
     logger = SlowLogger()
     trainer = Trainer(config, create_run_dir(config.run.output_dir, config.run.name),
                       [ComponentConfig("loggers", "slow", logger)])
-    trainer.step_function = SlowFirstCall(trainer.step_function)
+    trainer.parts.step_function = SlowFirstCall(trainer.parts.step_function)
     trainer.fit()
     assert logger.rows == 12  # 3 epochs of 3 steps, each step and each epoch end
     times = trainer.record().phase_seconds
     assert times["capture"] == 1.5 and times["loggers"] >= 2.4
-    assert trainer.train_seconds < 1.2  # three epochs of 96 synthetic grids take ~0.15 s
+    assert trainer.clock.seconds["train"] < 1.2  # three epochs of 96 synthetic grids take ~0.15 s
     assert times["setup"] > 0 and times["data"] > 0

@@ -16,7 +16,7 @@ import torch
 from conftest import CONFIGS, ROOT, cli_env, vaeframe
 
 from vaeframe import VaeframeError
-from vaeframe.fastpath import check_fast_path
+from vaeframe.training.fastpath import check_fast_path
 
 
 @pytest.mark.parametrize(("setting", "message", "hint"), [
@@ -60,7 +60,7 @@ def test_benchmark_prints_one_json_line_with_both_rates() -> None:
 
 def test_cpu_training_keeps_freed_memory_for_reuse() -> None:
     """glibc's thresholds are raised (benchmarks/RESULTS.md: 10-12 % of a CPU step)."""
-    from vaeframe.allocator import keep_freed_memory
+    from vaeframe.training.allocator import keep_freed_memory
 
     if not sys.platform.startswith("linux"):
         pytest.skip("glibc only")

@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from vaeframe.checkpoint import save_checkpoint
 from vaeframe.report.identity import identity_criteria
-from vaeframe.report.runs import RunRecord
+from vaeframe.rundir.checkpoint import save_checkpoint
+from vaeframe.rundir.record import RunRecord
 
 ROWS = [{"step": 1, "epoch": 1.0, "epoch/loss": 2.0}]
 

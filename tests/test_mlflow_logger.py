@@ -28,7 +28,7 @@ from tracker_runs import (
 )
 from vaeframe_loggers.flat import run_file_params
 
-from vaeframe.checkpoint import load_checkpoint
+from vaeframe.rundir.checkpoint import load_checkpoint
 
 LOGGERS = '[{name="jsonl"},{name="mlflow"}]'
 # SQLAlchemy 2.1 warns about a loader MLflow's SQL store uses; a run never shows it

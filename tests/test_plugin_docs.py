@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from vaeframe import hookspecs
-from vaeframe.plugins import KINDS
+from vaeframe.registry import hookspecs
+from vaeframe.registry.kinds import KINDS
 
 GUIDE = ROOT / "docs" / "plugins.md"
 FILE_BLOCK = re.compile(

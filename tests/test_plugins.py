@@ -54,7 +54,7 @@ def test_installed_third_party_distribution_is_discovered() -> None:
 
 
 def test_listing_does_not_import_torch() -> None:
-    code = ("import sys; from vaeframe.cli import main; main(['list-plugins', '--json']); "
+    code = ("import sys; from vaeframe.cli.app import main; main(['list-plugins', '--json']); "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=cli_env())
@@ -62,7 +62,7 @@ def test_listing_does_not_import_torch() -> None:
 
 
 def test_listing_does_not_import_wandb() -> None:
-    code = ("import sys; from vaeframe.cli import main; main(['list-plugins', '--json']); "
+    code = ("import sys; from vaeframe.cli.app import main; main(['list-plugins', '--json']); "
             "assert 'wandb' not in sys.modules, 'wandb was imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=cli_env())
@@ -332,7 +332,7 @@ def test_schedule_raising_mid_run_names_its_plugin_and_keeps_the_checkpoint(
             f"training stopped after epoch 2; the last good checkpoint is {last}"
             ) in result.stderr
 
-    from vaeframe.checkpoint import load_checkpoint
+    from vaeframe.rundir.checkpoint import load_checkpoint
 
     state = load_checkpoint(last)
     assert state["epoch"] == 2 and state["scheduler"]["beta_history"] == [0.1, 0.1]

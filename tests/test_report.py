@@ -175,7 +175,7 @@ def test_run_summary_and_console_state_the_criteria(swept: Path) -> None:
 
 
 def test_help_listing_and_sweep_list_import_neither_torch_nor_matplotlib() -> None:
-    code = ("import sys; from vaeframe.cli import main; "
+    code = ("import sys; from vaeframe.cli.app import main; "
             "main(['list-plugins']); main(['sweep', 'configs/ablation.toml', '--list']); "
             "heavy = {'torch', 'matplotlib'} & set(sys.modules); assert not heavy, heavy")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -20,7 +20,7 @@ from conftest import (
     vaeframe,
 )
 
-from vaeframe.checkpoint import load_checkpoint
+from vaeframe.rundir.checkpoint import load_checkpoint
 
 HELPERS = Path(__file__).parent / "helper_plugins"
 
@@ -135,7 +135,8 @@ def test_checkpoints_every_n_epochs_lose_at_most_n_epochs_to_a_kill(
     epochs_logged = max(r["epoch"] for r in read_jsonl(run_dir / "metrics.jsonl"))
     checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     saved = checkpoint["epoch"]
-    assert saved % 3 == 0 and epochs_logged - 3 < saved <= epochs_logged
+    # at most 3 epochs lost: a row is logged only after every earlier checkpoint is on disk
+    assert saved % 3 == 0 and epochs_logged - 3 <= saved <= epochs_logged
     assert vaeframe("run", "--resume", run_dir).returncode == 0
     whole, parts = final_weights(uninterrupted), final_weights(run_dir)
     assert all(torch.equal(whole[k], parts[k]) for k in whole)

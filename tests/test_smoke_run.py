@@ -103,7 +103,7 @@ def test_time_s_splits_the_process_wall_time_into_phases(tmp_path: Path) -> None
     the phases, which do not overlap, add up to less than the process took."""
     args = ["run", str(CONFIGS / "smoke.toml"), "--set", f"run.output_dir={tmp_path}"]
     code = ("import time; time.sleep(3.0); import vaeframe; time.sleep(2.0); "
-            f"from vaeframe.cli import main; main({args!r})")
+            f"from vaeframe.cli.app import main; main({args!r})")
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=cli_env(), timeout=300)

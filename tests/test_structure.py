@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from vaeframe.plugins import KINDS, PluginSource, Registry, build_registry
+from vaeframe.registry.kinds import KINDS
+from vaeframe.registry.manager import PluginSource, Registry, build_registry
 
 CORE = ROOT / "vaeframe"
 REGISTRY = build_registry()
@@ -31,10 +32,11 @@ def builtin_names() -> set[str]:
 
 #: built-in parameter names that mean something of the core's own in these files
 CORE_VOCABULARY = {
-    "max_beta": {"vaeframe/overrides.py"},  # the key the spec's --beta-max flag sets
-    "latent_dim": {"vaeframe/model_contract.py", "vaeframe/summary.py"},  # the model contract
-    "version": {"vaeframe/cli.py"},  # --version, and a plugin package's version
-    "threshold": {"vaeframe/criteria.py", "vaeframe/report/table.py"},  # a criterion's key
+    "max_beta": {"vaeframe/config/overrides.py"},  # the key the spec's --beta-max flag sets
+    "latent_dim": {"vaeframe/training/model.py", "vaeframe/runs/summary.py"},  # the model contract
+    "version": {"vaeframe/cli/parser.py", "vaeframe/cli/commands.py"},  # --version, and a
+    # plugin package's version
+    "threshold": {"vaeframe/runs/criteria.py", "vaeframe/report/table.py"},  # a criterion's key
 }
 
 
@@ -61,13 +63,13 @@ def test_the_core_tests_no_builtin_component_or_parameter_name() -> None:
                for name in (kind.default, kind.with_floor, *kind.defaults)}
     offending = [(path, line, text) for path, line, text in core_strings()
                  if (text in names - allowed and path not in CORE_VOCABULARY.get(text, ()))
-                 or (text in allowed and path != "vaeframe/plugins.py")]
+                 or (text in allowed and path != "vaeframe/registry/kinds.py")]
     assert not offending, offending
 
 
 def test_importing_the_fast_path_does_not_import_the_engine() -> None:
-    code = ("import sys, vaeframe.fastpath; "
-            "print(sorted(m for m in sys.modules if m in ('vaeframe.engine', 'vaeframe.runner')))")
+    code = ("import sys, vaeframe.training.fastpath; print(sorted(m for m in sys.modules "
+            "if m in ('vaeframe.training.trainer', 'vaeframe.runs.runner')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

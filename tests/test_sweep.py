@@ -9,8 +9,8 @@ import pytest
 from conftest import CONFIGS, vaeframe
 
 from vaeframe.errors import ConfigError
-from vaeframe.plugins import build_registry
-from vaeframe.sweep import default_dir, load_sweep, point_config
+from vaeframe.registry.manager import build_registry
+from vaeframe.sweeps.spec import default_dir, load_sweep, point_config
 
 REGISTRY = build_registry()
 SMOKE = (CONFIGS / "smoke.toml").read_text()
@@ -62,13 +62,13 @@ def test_a_grid_alone_names_runs_by_their_parameters(tmp_path: Path) -> None:
     ('[sweep]\ngrid = { "kl.threshold" = 0.3 }\n', 'sweep.grid."kl.threshold"',
      "non-empty array"),
     ('[sweep]\n[[sweep.points]]\nname = "a"\n[[sweep.points]]\nname = "a"\n',
-     "sweep.points[1].name", "used twice"),
-    ('[sweep]\n[[sweep.points]]\n"kl.threshold" = 0.3\n', "sweep.points[0].name",
+     "sweep.points.1.name", "used twice"),
+    ('[sweep]\n[[sweep.points]]\n"kl.threshold" = 0.3\n', "sweep.points.0.name",
      "needs a name"),
     ('[sweep]\n[[sweep.points]]\nname = "bad"\n"schedule.max_beta" = "high"\n',
      "schedule.max_beta", "expected a number"),
     ('[sweep]\n[[sweep.points]]\nname = "a"\n"run.output_dir" = "elsewhere"\n',
-     'sweep.points[0]."run.output_dir"', "cannot be set for a point"),
+     'sweep.points.0."run.output_dir"', "cannot be set for a point"),
     ('[sweep]\ngrid = { "run.name" = ["x", "y"] }\n', 'sweep.grid."run.name"',
      "cannot be set for a point"),
 ])

@@ -17,20 +17,22 @@ from pathlib import Path
 import pytest
 from conftest import CONFIGS, VAEFRAME, cli_env, read_jsonl, vaeframe
 
+from vaeframe.cli.app import run_point
 from vaeframe.errors import ConfigError, VaeframeError
-from vaeframe.plugins import build_registry
-from vaeframe.rundir import checkpoint_path
-from vaeframe.sweep import latest_dir, load_sweep, point_run_name, run_points
-from vaeframe.sweep_cluster import SlurmOptions, cluster_launcher, slurm_options
-from vaeframe.sweep_jobs import PointPool
-from vaeframe.sweep_progress import (
+from vaeframe.registry.manager import build_registry
+from vaeframe.rundir.layout import checkpoint_path
+from vaeframe.sweeps.cluster import SlurmOptions, cluster_launcher, slurm_options
+from vaeframe.sweeps.pool import PointPool
+from vaeframe.sweeps.progress import (
     ProgressDisplay,
     ProgressFile,
     progress_line,
     read_progress,
 )
-from vaeframe.sweep_slots import Slot, environment_threads, parse_devices, plan_slots
-from vaeframe.sweep_state import FINISHED, NEW, RESUMABLE, point_run_dirs, point_state
+from vaeframe.sweeps.sequential import run_points
+from vaeframe.sweeps.slots import Slot, environment_threads, parse_devices, plan_slots
+from vaeframe.sweeps.spec import latest_dir, load_sweep, point_run_name
+from vaeframe.sweeps.state import FINISHED, NEW, RESUMABLE, point_run_dirs, point_state
 
 REGISTRY = build_registry()
 SMOKE = (CONFIGS / "smoke.toml").read_text()
@@ -82,10 +84,11 @@ def test_the_point_command_puts_each_slot_on_its_device(tmp_path: Path) -> None:
     sweep = load_sweep(sweep_file(tmp_path, '[sweep]\ngrid = { "train.epochs" = [1, 2, 3] }\n'),
                        REGISTRY)
     slots = plan_slots(2, 2, parse_devices("cuda:0,cuda:1"))
-    pool = PointPool(sweep, tmp_path, slots, ["sweep", "F"], resume=True)
+    pool = PointPool(sweep, tmp_path, slots, ["my_plugin"], resume=True)
     command = pool.point_command(sweep.points[2], slots[1], tmp_path / "p.json")
-    assert command == ["sweep", "F", "--point", "2", "--resume", "--set",
-                       'train.device="cuda:1"', "--progress-file", str(tmp_path / "p.json")]
+    assert command == ["-p", "my_plugin", "sweep", str(sweep.source), "--point", "2",
+                       "--dir", str(tmp_path), "--resume", "--set", 'train.device="cuda:1"',
+                       "--progress-file", str(tmp_path / "p.json")]
 
 
 @pytest.mark.parametrize("text", ["cuda:0,,cuda:1", "gpu0", "cpu:1"])
@@ -393,7 +396,7 @@ def test_without_submitit_the_executor_says_what_to_install(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "submitit", None)  # as if it were not installed
     with pytest.raises(VaeframeError, match=r"pip install 'vaeframe\[slurm\]'"):
-        cluster_launcher("slurm", tmp_path, SlurmOptions(), "x", None)
+        cluster_launcher("slurm", tmp_path, SlurmOptions(), "x", None, run_point)
 
 
 @pytest.mark.slow

@@ -32,7 +32,7 @@ from tracker_runs import (
 )
 from vaeframe_loggers.flat import run_file_params
 
-from vaeframe.checkpoint import load_checkpoint
+from vaeframe.rundir.checkpoint import load_checkpoint
 
 LOGGERS = '[{name="jsonl"},{name="tensorboard"}]'
 
@@ -182,6 +182,6 @@ def test_without_tensorboard_installed_the_error_says_how_to_install_it(tmp_path
 def test_bad_log_dir_names_the_key(tmp_path: Path) -> None:
     result = run(tmp_path, "run", CONFIGS / "smoke.toml", "--set",
                  'loggers=[{name="tensorboard",log_dir=3}]')
-    assert_clear_error(result, "--set loggers=", "loggers[0].log_dir",
+    assert_clear_error(result, "--set loggers=", "loggers.0.log_dir",
                        "expected a string, got integer 3")
     assert not (tmp_path / "runs").exists(), "training started"

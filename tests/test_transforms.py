@@ -71,7 +71,7 @@ def test_probability_zero_changes_nothing(transform) -> None:
 
 def test_a_bad_probability_names_the_key() -> None:
     result = vaeframe("run", CONFIGS / "smoke.toml", "--set", 'transforms=[{name="dihedral", p=2}]')
-    assert result.returncode == 2 and "transforms[0].p: must be between 0 and 1" in result.stderr
+    assert result.returncode == 2 and "transforms.0.p: must be between 0 and 1" in result.stderr
 
 
 LONG = ["--epochs", "4", "--set", "data.num_train=384", "--set", "train.batch_size=8",

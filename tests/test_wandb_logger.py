@@ -166,7 +166,7 @@ def test_resumed_run_continues_the_same_wandb_run(tmp_path: Path) -> None:
 def test_runs_without_the_logger_do_not_import_wandb(tmp_path: Path) -> None:
     args = ["run", str(CONFIGS / "smoke.toml"), "--epochs", "1", "--set",
             f"run.output_dir={tmp_path / 'runs'}", "--set", 'loggers=[{name="jsonl"}]']
-    code = (f"import sys; from vaeframe.cli import main; assert main({args!r}) == 0; "
+    code = (f"import sys; from vaeframe.cli.app import main; assert main({args!r}) == 0; "
             "assert 'wandb' not in sys.modules, 'wandb was imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=offline_env(tmp_path), timeout=120)
@@ -184,11 +184,11 @@ def test_mode_defaults_to_wandb_mode_else_offline(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(
     ("field", "fragments"),
     [
-        ('mode="onlin"', ["loggers[2].mode", "must be one of 'online', 'offline', 'disabled'"]),
-        ("project=3", ["loggers[2].project", "expected a string, got integer 3"]),
-        ('tags="smoke"', ["loggers[2].tags", "expected an array, got string 'smoke'"]),
-        ("tags=[1]", ["loggers[2].tags[0]", "expected a string"]),
-        ('colour="red"', ["loggers[2].colour", "unknown key"]),
+        ('mode="onlin"', ["loggers.2.mode", "must be one of 'online', 'offline', 'disabled'"]),
+        ("project=3", ["loggers.2.project", "expected a string, got integer 3"]),
+        ('tags="smoke"', ["loggers.2.tags", "expected an array, got string 'smoke'"]),
+        ("tags=[1]", ["loggers.2.tags.0", "expected a string"]),
+        ('colour="red"', ["loggers.2.colour", "unknown key"]),
     ],
 )
 def test_bad_logger_config(tmp_path: Path, field: str, fragments: list[str]) -> None:
@@ -205,7 +205,7 @@ def test_bad_wandb_mode_in_the_environment(tmp_path: Path) -> None:
                  f"run.output_dir={tmp_path / 'runs'}", "--set", 'loggers=[{name="wandb"}]',
                  WANDB_MODE="dryrun")
     # the logger came from the flag, so the error names the flag
-    assert_clear_error(result, "--set loggers=", "loggers[0].mode", "got 'dryrun'", "WANDB_MODE")
+    assert_clear_error(result, "--set loggers=", "loggers.0.mode", "got 'dryrun'", "WANDB_MODE")
     assert not (tmp_path / "runs").exists(), "training started"
 
 

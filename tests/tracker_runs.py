@@ -90,7 +90,7 @@ def expected_series(run_dir: Path, up_to: float = float("inf")
 def not_imported(packages: list[str], *argv: list[str]) -> subprocess.CompletedProcess[str]:
     """Run each ``vaeframe`` command line in one process, then check that none of
     ``packages`` was imported."""
-    code = ("import sys\nfrom vaeframe.cli import main\n"
+    code = ("import sys\nfrom vaeframe.cli.app import main\n"
             + "".join(f"assert main({args!r}) == 0, {args!r}\n" for args in argv)
             + "".join(f"assert {p!r} not in sys.modules, '{p} was imported'\n"
                       for p in packages))
@@ -101,7 +101,7 @@ def not_imported(packages: list[str], *argv: list[str]) -> subprocess.CompletedP
 def hidden(package: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``vaeframe ARGS`` in a process where ``package`` cannot be imported, as if it were not
     installed (Python refuses a module whose ``sys.modules`` entry is ``None``)."""
-    code = (f"import sys\nsys.modules[{package!r}] = None\nfrom vaeframe.cli import main\n"
+    code = (f"import sys\nsys.modules[{package!r}] = None\nfrom vaeframe.cli.app import main\n"
             f"sys.exit(main({list(args)!r}))\n")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=cwd, env=tracker_env(), timeout=300)

@@ -5,8 +5,10 @@ The public API for plugin authors and notebook users. Importing it does not impo
 
 from __future__ import annotations
 
-from vaeframe import timing as timing  # first: a run's start-up is timed from here
-from vaeframe.api import GridData, Logger, Progress, RunInfo
+# first: a run's start-up is timed from this import
+from vaeframe.training import clock as _clock  # noqa: F401
+
+# isort: split
 from vaeframe.errors import ConfigError, PluginError, TrainingError, VaeframeError
 from vaeframe.grids import (
     NUM_CLASSES,
@@ -18,13 +20,14 @@ from vaeframe.grids import (
     unseen,
     unseen_mask,
 )
-from vaeframe.hookspecs import hookimpl
-from vaeframe.schedules import BetaScheduler, get_beta_schedule, make_schedule
+from vaeframe.registry.hookspecs import hookimpl
+from vaeframe.registry.types import GridData, Logger, Progress, RunInfo
+from vaeframe.training.beta import BetaScheduler, get_beta_schedule, make_schedule
 from vaeframe.validators import ParameterError, at_least, greater_than, one_of
+from vaeframe.version import __version__
 
-__version__ = "0.1.0"
-
-_LAZY = {"load_run": "vaeframe.trained", "TrainedRun": "vaeframe.trained"}  # they import torch
+# they import torch
+_LAZY = {"load_run": "vaeframe.latents.trained", "TrainedRun": "vaeframe.latents.trained"}
 
 
 def __getattr__(name: str) -> object:

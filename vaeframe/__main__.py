@@ -2,7 +2,7 @@
 
 import sys
 
-from vaeframe.cli import main
+from vaeframe.cli.app import main
 
 if __name__ == "__main__":  # not when a spawned worker process imports it
     sys.exit(main())

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vaeframe.criteria import evaluate_run
 from vaeframe.errors import VaeframeError
-from vaeframe.report.runs import RunRecord, load_runs
+from vaeframe.rundir.record import RunRecord, load_runs
+from vaeframe.runs.criteria import evaluate_run
 
 
 def run_criteria(record: RunRecord) -> list[dict[str, Any]]:

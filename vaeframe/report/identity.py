@@ -7,9 +7,9 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from vaeframe.criteria import criterion
-from vaeframe.report.runs import RunRecord
-from vaeframe.rundir import checkpoint_path
+from vaeframe.rundir.layout import checkpoint_path
+from vaeframe.rundir.record import RunRecord
+from vaeframe.runs.criteria import criterion
 
 TITLE = "5. free bits 0 is the plain KL"
 
@@ -46,7 +46,7 @@ def plain_twin(record: RunRecord, records: Sequence[RunRecord]) -> RunRecord | N
 
 def _max_weight_difference(a: RunRecord, b: RunRecord) -> tuple[float, int]:
     """Largest absolute difference between the final weights, and the number of tensors."""
-    from vaeframe.checkpoint import load_checkpoint
+    from vaeframe.rundir.checkpoint import load_checkpoint
 
     left = load_checkpoint(checkpoint_path(a.path, "last"))["model"]
     right = load_checkpoint(checkpoint_path(b.path, "last"))["model"]

@@ -9,13 +9,13 @@ from typing import Any
 import attrs
 import numpy as np
 
-from vaeframe.api import GridData
-from vaeframe.datasets import grids_of, labels_of
 from vaeframe.grids import PAD
-from vaeframe.metrics import ACTIVE_UNIT_THRESHOLD
+from vaeframe.latents.trained import TrainedRun
+from vaeframe.registry.types import GridData
 from vaeframe.report.arc_grids import ARC_PALETTE, PAD_COLOUR, SPLITS
 from vaeframe.report.plots import pyplot, save_figure
-from vaeframe.trained import TrainedRun
+from vaeframe.training.data import grids_of, labels_of
+from vaeframe.training.evaluation import ACTIVE_UNIT_THRESHOLD
 
 SAMPLE = 2000  # grids per split encoded for the aggregate posterior and the map
 QUANTILES = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)  # of the aggregate posterior, per dim

@@ -15,14 +15,14 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vaeframe.api import GridData
 from vaeframe.errors import VaeframeError
-from vaeframe.report.runs import RunRecord
-from vaeframe.rundir import slug
-from vaeframe.sweep_slots import available_cpus
+from vaeframe.registry.types import GridData
+from vaeframe.rundir.layout import slug
+from vaeframe.rundir.record import RunRecord
+from vaeframe.training.devices import available_cpus
 
 if TYPE_CHECKING:
-    from vaeframe.trained import TrainedRun
+    from vaeframe.latents.trained import TrainedRun
 
 RECONSTRUCTED_GRIDS = 8
 Images = list[tuple[str, str]]  # (alt text, file name) of each picture
@@ -43,10 +43,10 @@ def _dataset(run: TrainedRun) -> GridData:
 
 def pictures_of_run(record: RunRecord, checkpoint: Path, out: Path) -> Images:
     """Reconstructions, latent traversals and the latent map of one run's checkpoint."""
+    from vaeframe.latents.trained import open_checkpoint
     from vaeframe.report.arc_grids import plot_reconstructions
     from vaeframe.report.latent_pictures import encode_sample, plot_latent_map, plot_traversals
     from vaeframe.report.reconstruct import reconstruct
-    from vaeframe.trained import open_checkpoint
 
     run = open_checkpoint(record, checkpoint)
     data = _dataset(run)

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from vaeframe.criteria import ACCURACY_BAR, dims_logged
-from vaeframe.report.runs import RunRecord, component_label
+from vaeframe.rundir.record import RunRecord, component_label
+from vaeframe.runs.criteria import ACCURACY_BAR, dims_logged
 
 DPI = 120
 KL_FLOOR = 0.01  # the heatmap's log scale starts here: a collapsed dimension is darkest

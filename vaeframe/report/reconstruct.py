@@ -7,10 +7,10 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from vaeframe.api import GridData
-from vaeframe.report.runs import RunRecord
-from vaeframe.rundir import CHECKPOINT_NAMES, checkpoint_path
-from vaeframe.trained import TrainedRun
+from vaeframe.latents.trained import TrainedRun
+from vaeframe.registry.types import GridData
+from vaeframe.rundir.layout import CHECKPOINT_NAMES, checkpoint_path
+from vaeframe.rundir.record import RunRecord
 
 
 @attrs.frozen
@@ -38,7 +38,7 @@ def reconstruct(run: TrainedRun, data: GridData, count: int) -> Reconstructions:
     import torch
 
     from vaeframe.grids import most_likely_class, pack_grids
-    from vaeframe.latents import encode_packed
+    from vaeframe.latents.codes import encode_packed
 
     indices, inputs, outputs = {}, {}, {}
     for split, grids in (("train", data.train), ("heldout", data.heldout)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from vaeframe.report.runs import RunRecord, component_label
+from vaeframe.rundir.record import RunRecord, component_label
 
 MARKS = {True: "✓", False: "✗", None: "·"}
 CRITERIA_ORDER = ("kl_monitored", "free_bits_floor", "nonblack_acc_train", "nonblack_acc_heldout",
