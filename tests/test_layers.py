@@ -146,3 +146,19 @@ def test_architecture_doc_draws_the_same_layers() -> None:
     text = (ROOT / "docs" / "architecture.md").read_text()
     for parts in LAYERS[1:-1]:
         assert f"{parts[0]}/" in text, parts
+
+
+def class_lengths() -> dict[str, int]:
+    """Lines of every class in vaeframe/, by ``module.Class``."""
+    found = {}
+    for name, path in core_modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                found[f"{name}.{node.name}"] = node.end_lineno - node.lineno + 1
+    return found
+
+
+def test_the_trainer_is_small_and_no_class_is_long() -> None:
+    lengths = class_lengths()
+    assert lengths["vaeframe.training.trainer.Trainer"] <= 150
+    assert {name: n for name, n in lengths.items() if n > 200} == {}

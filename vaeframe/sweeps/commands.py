@@ -3,9 +3,11 @@ launcher, so that a point runs the same command however it is started."""
 
 from __future__ import annotations
 
+import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from vaeframe.sweeps.spec import Sweep, SweepPoint
 
@@ -26,9 +28,24 @@ def point_command(sweep: Sweep, point: SweepPoint, directory: Path,
             "--dir", str(directory), *set_args(sweep.sets)]
 
 
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML inline value, as a sweep file spells it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}"
+                                for key, item in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return repr(value)
+
+
 def describe_overrides(point: SweepPoint) -> str:
-    """``kl.threshold = 0.3, schedule = {...}``: what the point changes in the run file."""
-    return ", ".join(f"{key} = {value!r}" for key, value in point.overrides) or \
+    """``kl.threshold = 0.3, schedule = { name = "cyclical" }``: what the point changes in the
+    run file, as the sweep file spells it."""
+    return ", ".join(f"{key} = {toml_value(value)}" for key, value in point.overrides) or \
         "the file as it is"
 
 
