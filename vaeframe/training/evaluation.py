@@ -21,32 +21,38 @@ from vaeframe.training.stats import StatLayout, scalars
 ReconLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: Var_x(E[z|x]) > 0.01
-COUNTS = 4  # correct, non-black cells, summed recon loss, grids
+
+
+def sums_layout(latent_dim: int) -> StatLayout:
+    """The parts of :func:`evaluation_sums`' vector."""
+    return StatLayout((("correct", 1), ("nonblack", 1), ("recon_loss", 1), ("grids", 1),
+                       ("kl", latent_dim), ("mu", latent_dim), ("mu_squared", latent_dim)))
 
 
 @torch.no_grad()
 def evaluation_sums(model: nn.Module, grids: torch.Tensor, batch_size: int,
                     recon_loss: ReconLoss) -> torch.Tensor:
-    """Sums over ``grids``, reconstructed from their posterior means, as one float64 vector:
-    the counts, then KL per dimension, posterior mean and squared mean (each ``latent_dim``)."""
+    """Sums over ``grids``, reconstructed from their posterior means, as one float64 vector
+    laid out by :func:`sums_layout`: cells right and non-black cells, the summed recon loss,
+    the grids, then KL per dimension, posterior mean and squared mean."""
     was_training = model.training
     model.eval()
-    dim = model.latent_dim
-    sums = torch.zeros(COUNTS + 3 * dim, device=grids.device, dtype=torch.float64)
+    layout = sums_layout(model.latent_dim)
+    sums = torch.zeros(layout.width, device=grids.device, dtype=torch.float64)
     for start in range(0, grids.shape[0], batch_size):
         batch = grids[start : start + batch_size]
         mu, logvar = model.encode(batch)
         logits = model.decode(mu)
         mask = (batch != 0) & (batch != PAD)
-        counts = torch.stack([((most_likely_class(logits) == batch) & mask).sum().double(),
-                              mask.sum().double(),
-                              recon_loss(logits, batch).double()
-                              * batch.shape[0],
-                              torch.tensor(float(batch.shape[0]), device=grids.device,
-                                           dtype=torch.float64)])
         mu64 = mu.double()
-        sums += torch.cat([counts, kl_per_dim(mu, logvar).double().sum(0), mu64.sum(0),
-                           (mu64 * mu64).sum(0)])
+        sums += layout.pack({
+            "correct": ((most_likely_class(logits) == batch) & mask).sum().double(),
+            "nonblack": mask.sum().double(),
+            "recon_loss": recon_loss(logits, batch).double() * batch.shape[0],
+            "grids": torch.tensor(float(batch.shape[0]), device=grids.device,
+                                  dtype=torch.float64),
+            "kl": kl_per_dim(mu, logvar).double().sum(0), "mu": mu64.sum(0),
+            "mu_squared": (mu64 * mu64).sum(0)})
     model.train(was_training)
     return sums
 
@@ -54,14 +60,13 @@ def evaluation_sums(model: nn.Module, grids: torch.Tensor, batch_size: int,
 def summarise(sums: torch.Tensor, latent_dim: int) -> dict[str, torch.Tensor]:
     """Non-black accuracy (share of cells of colours 1-9 reconstructed exactly), mean recon
     loss, KL per dimension and active units, from :func:`evaluation_sums`' vector."""
-    correct, nonblack, recon, n = sums[:COUNTS]
-    kl, mu, mu_sq = sums[COUNTS:].view(3, latent_dim)
-    n = n.clamp(min=1)
-    mu_var = mu_sq / n - (mu / n) ** 2
+    part = sums_layout(latent_dim).split(sums)
+    n = part["grids"].clamp(min=1)
+    mu_var = part["mu_squared"] / n - (part["mu"] / n) ** 2
     return {
-        "nonblack_acc": correct / nonblack.clamp(min=1),
-        "recon_loss": recon / n,
-        "kl_per_dim": kl / n,
+        "nonblack_acc": (part["correct"] / part["nonblack"].clamp(min=1)).reshape(()),
+        "recon_loss": (part["recon_loss"] / n).reshape(()),
+        "kl_per_dim": part["kl"] / n,
         "active_units": (mu_var > ACTIVE_UNIT_THRESHOLD).sum(),
     }
 
