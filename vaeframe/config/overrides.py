@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -32,8 +33,11 @@ def key_path(path: Sequence[str | int]) -> str:
 
 
 def registered_floor_field(registry: Registry, name: Any) -> str | None:
-    """The floor field that the registered KL regularizer ``name`` declares, or ``None``."""
-    component = registry.components["kl_regularizers"].get(name) if isinstance(name, str) else None
+    """The floor field that the registered KL regularizer ``name`` (bare or qualified, looked
+    up as a run file's is) declares, or ``None`` where no plugin registers it; a name that
+    picks no single component (ambiguous, or a qualifier naming no plugin that registers it)
+    is the registry's :class:`PluginError`."""
+    component = registry.find("kl_regularizers", name) if isinstance(name, str) else None
     return floor_field(component.cls) if component else None
 
 
@@ -76,6 +80,20 @@ def set_path(raw: dict[str, Any], path: list[str | int], value: Any, flag: str) 
     node[last] = value
 
 
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML inline value (``10.0``, ``"batch"``, ``[8, 16]``), for notes."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}"
+                                for key, item in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return repr(value)
+
+
 @attrs.define
 class Overridden:
     """A run file with the command line's overrides applied."""
@@ -83,20 +101,87 @@ class Overridden:
     raw: dict[str, Any]
     switched: frozenset[str]  # component sections whose name an override changed
     flags: dict[str, str]  # key path -> the flag that set it, for error messages
+    notes: list[str] = attrs.field(factory=list)  # what a flag did beyond setting its key
+
+    def build(self, registry: Registry, source: str) -> RunConfig:
+        """``raw`` structured (:func:`build_config`), with these notes before its own."""
+        config = build_config(self.raw, registry, source, self.switched, self.flags)
+        config.notes[:0] = self.notes
+        return config
+
+
+def _check_floor_sets(sets: Sequence[str], flag: str, field: str | None) -> None:
+    """Refuse the first ``--set`` that would undo what ``--free-bits`` chose: the whole ``kl``
+    table, ``kl.name`` or ``kl.<floor field>``."""
+    for expression in sets:
+        path, _ = parse_assignment(expression)
+        if path[0] != "kl" or (len(path) > 1 and path[1] not in ("name", field)):
+            continue
+        floor = f" (kl.{field})" if field else ""
+        if len(path) == 1:
+            what = "replaces the whole kl table"
+        elif path[1] == "name":
+            what = "picks the KL regularizer"
+        else:
+            what = f"sets kl.{field} too"
+        raise ConfigError(
+            f"{flag} and --set {expression}", key_path(path[:2]),
+            f"--free-bits sets the KL floor{floor} and this --set {what}; give one "
+            "of them (any other --set kl.KEY=VALUE applies after --free-bits)")
+
+
+def _with_floor(raw: dict[str, Any], registry: Registry, free_bits: float,
+                sets: Sequence[str], flags: dict[str, str], notes: list[str]) -> None:
+    """``--free-bits X``: the floor field of the run file's KL regularizer set to X, or the
+    kind's floor regularizer in its place (with a note) when it declares no floor."""
+    flag = f"--free-bits {free_bits:g}"
+    kl = raw.get("kl", {})
+    if not isinstance(kl, Mapping):
+        return  # not a table: build_config says so, blaming the run file
+    kind = KINDS["kl_regularizers"]
+    name = kl.get("name", kind.default)
+    if not isinstance(name, str) or name not in registry.components[kind.name]:
+        _check_floor_sets(sets, flag, None)
+        return  # no such regularizer (or not one name): build_config says so, naming kl.name
+    field = registered_floor_field(registry, name)
+    if field is None:
+        replaced = kl
+        kl = {"name": kind.with_floor}
+        field = registered_floor_field(registry, kl["name"])
+        if field is None:
+            raise ConfigError(flag, "kl", f"needs a KL regularizer with a floor; "
+                              f"{registry.unknown_message('kl_regularizers', kl['name'])}")
+        flags["kl.name"] = flag
+        params = ", ".join(f"{key} = {toml_value(value)}"
+                           for key, value in replaced.items() if key != "name")
+        had = f" ({params})" if params else ""
+        if "kl" not in raw:
+            had = " (the default)"
+        notes.append(f"{flag}: kl was {name!r}{had}, which declares no floor; switched to "
+                     f"{kl['name']!r} with {field} = {toml_value(free_bits)}")
+    _check_floor_sets(sets, flag, field)
+    raw["kl"] = {**kl, field: free_bits}
+    flags[f"kl.{field}"] = flag
 
 
 def apply_overrides(raw: dict[str, Any], registry: Registry, *, sets: Sequence[str] = (),
                     beta_schedule: str | None = None, beta_max: float | None = None,
                     free_bits: float | None = None, epochs: int | None = None) -> Overridden:
-    """A copy of ``raw`` with the overrides applied: the seed's flags first, then every
-    ``--set`` in order.
+    """A copy of ``raw`` with the overrides applied: the seed's flags first (``--beta-schedule``,
+    ``--beta-max``, ``--free-bits``, ``--epochs``), then every ``--set`` in order, whatever
+    their order on the command line.
 
     ``--free-bits X`` sets the floor of the run file's KL regularizer when it declares one
-    (``floor_field``); otherwise it selects the kind's floor regularizer with that floor.
+    (``floor_field``); otherwise it selects the kind's floor regularizer with that floor and
+    says so in the returned ``notes``. ``--set kl.KEY=VALUE`` for any other key then applies
+    to the regularizer ``--free-bits`` left (``--set kl.per=batch``). ``--set kl=...``,
+    ``--set kl.name=...`` or ``--set kl.<floor field>=...`` together with ``--free-bits`` is
+    refused: both would choose the floor or the regularizer, so give one.
     """
     raw = copy.deepcopy(raw)
     switched: set[str] = set()
     flags: dict[str, str] = {}
+    notes: list[str] = []
     if beta_schedule is not None:
         schedule = raw.setdefault("schedule", {})
         if schedule.get("name", KINDS["schedules"].default) != beta_schedule:
@@ -107,18 +192,7 @@ def apply_overrides(raw: dict[str, Any], registry: Registry, *, sets: Sequence[s
         raw.setdefault("schedule", {})["max_beta"] = beta_max
         flags["schedule.max_beta"] = f"--beta-max {beta_max:g}"
     if free_bits is not None:
-        kl = raw.get("kl", {})
-        flag = f"--free-bits {free_bits:g}"
-        field = registered_floor_field(registry, kl.get("name", KINDS["kl_regularizers"].default))
-        if field is None:
-            kl = {"name": KINDS["kl_regularizers"].with_floor}
-            field = registered_floor_field(registry, kl["name"])
-            if field is None:
-                raise ConfigError(flag, "kl", f"needs a KL regularizer with a floor; "
-                                  f"{registry.unknown_message('kl_regularizers', kl['name'])}")
-            flags["kl.name"] = flag
-        raw["kl"] = {**kl, field: free_bits}
-        flags[f"kl.{field}"] = flag
+        _with_floor(raw, registry, free_bits, sets, flags, notes)
     if epochs is not None:
         raw.setdefault("train", {})["epochs"] = epochs
         flags["train.epochs"] = f"--epochs {epochs}"
@@ -126,7 +200,7 @@ def apply_overrides(raw: dict[str, Any], registry: Registry, *, sets: Sequence[s
         path, value = parse_assignment(expression)
         set_path(raw, path, value, f"--set {expression}")
         flags[key_path(path)] = f"--set {expression}"
-    return Overridden(raw, frozenset(switched), flags)
+    return Overridden(raw, frozenset(switched), flags, notes)
 
 
 def configure(raw: dict[str, Any], registry: Registry, source: str, *,
@@ -134,7 +208,8 @@ def configure(raw: dict[str, Any], registry: Registry, source: str, *,
               beta_max: float | None = None, free_bits: float | None = None,
               epochs: int | None = None) -> RunConfig:
     """A parsed run file with the command line's overrides applied, structured; errors at a
-    key that a flag set name the flag."""
+    key that a flag set name the flag, and ``notes`` say what a flag did beyond its key (the
+    overrides' notes first, then those of :func:`build_config`)."""
     overridden = apply_overrides(raw, registry, sets=sets, beta_schedule=beta_schedule,
                                  beta_max=beta_max, free_bits=free_bits, epochs=epochs)
-    return build_config(overridden.raw, registry, source, overridden.switched, overridden.flags)
+    return overridden.build(registry, source)

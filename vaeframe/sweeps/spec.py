@@ -28,7 +28,6 @@ from typing import Any
 
 import attrs
 
-from vaeframe.config.build import build_config
 from vaeframe.config.overrides import (
     apply_overrides,
     key_path,
@@ -180,8 +179,8 @@ def point_config(sweep: Sweep, point: SweepPoint, directory: Path,
     source = f"{sweep.source} [sweep point {point.label or point.index}]"
     overridden = apply_overrides(point_raw(sweep, point, directory), registry, sets=sweep.sets)
     # after the --set flags: their run.output_dir chose where the sweep directory is made
-    raw = _placed(overridden.raw, sweep, point, directory)
-    return build_config(raw, registry, source, overridden.switched, overridden.flags)
+    _placed(overridden.raw, sweep, point, directory)
+    return overridden.build(registry, source)  # with the overrides' notes
 
 
 def point_run_name(sweep: Sweep, point: SweepPoint) -> str:
