@@ -26,16 +26,29 @@ from vaeframe.training.beta import BetaScheduler, get_beta_schedule, make_schedu
 from vaeframe.validators import ParameterError, at_least, greater_than, one_of
 from vaeframe.version import __version__
 
-# they import torch
-_LAZY = {"load_run": "vaeframe.latents.trained", "TrainedRun": "vaeframe.latents.trained"}
+# they import torch, so they are imported on first use: `import vaeframe` stays torch-free
+_LAZY = {
+    "load_run": "vaeframe.latents.trained",
+    "TrainedRun": "vaeframe.latents.trained",
+    # the model plugin's base class and its input helpers (vaeframe.modules works as well)
+    "GridVAE": "vaeframe.modules",
+    "one_hot_grids": "vaeframe.modules",
+    "coordinate_planes": "vaeframe.modules",
+}
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # the next lookup is an ordinary attribute
+        return value
     raise AttributeError(f"module 'vaeframe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [
@@ -46,6 +59,7 @@ __all__ = [
     "BetaScheduler",
     "ConfigError",
     "GridData",
+    "GridVAE",
     "Logger",
     "ParameterError",
     "PluginError",
@@ -56,12 +70,14 @@ __all__ = [
     "VaeframeError",
     "__version__",
     "at_least",
+    "coordinate_planes",
     "get_beta_schedule",
     "greater_than",
     "hookimpl",
     "load_run",
     "make_schedule",
     "nonblack_accuracy",
+    "one_hot_grids",
     "one_of",
     "pack_grids",
     "unseen",
