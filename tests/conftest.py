@@ -1,15 +1,22 @@
-"""Shared helpers: run the installed ``vaeframe`` command as a user would."""
+"""Shared helpers: run the installed ``vaeframe`` command as a user would, write plugin modules
+and sweep files, and the one registry of everything installed."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from vaeframe.registry.manager import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -36,6 +43,61 @@ def vaeframe(*args: str | Path, cwd: Path | None = None, timeout: float = 300,
     assert VAEFRAME.exists(), f"{VAEFRAME} missing: install the project (pip install -e .)"
     return subprocess.run([str(VAEFRAME), *map(str, args)], cwd=cwd, env=cli_env(**env),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_with_plugin(directory: Path, module: str, source: str, *args: str | Path,
+                    **options) -> subprocess.CompletedProcess[str]:
+    """``vaeframe -p MODULE ARGS...`` with the plugin module ``source`` written into
+    ``directory`` (see ``write_plugin``) and ``directory`` on ``PYTHONPATH``; ``options`` as
+    ``vaeframe`` takes them (``cwd``, ``timeout``, environment variables)."""
+    return vaeframe("-p", module, *args, PYTHONPATH=write_plugin(directory, module, source),
+                    **options)
+
+
+def load_plugin(directory: Path, module: str, source: str) -> Registry:
+    """A fresh ``Registry`` (no entry points) that loaded only the plugin module ``source``,
+    written into ``directory``, as ``-p MODULE`` loads it, in this process; ``sys.path`` and
+    ``sys.modules`` are left as they were."""
+    from vaeframe.registry.manager import Registry
+
+    path = write_plugin(directory, module, source)
+    sys.path.insert(0, path)
+    importlib.invalidate_caches()
+    try:
+        registry = Registry()
+        registry.load_modules([module])
+    finally:
+        sys.path.remove(path)
+        sys.modules.pop(module, None)
+    return registry
+
+
+@functools.cache
+def shared_registry() -> Registry:
+    """The registry of everything installed (built-ins, installed plugin distributions,
+    ``VAEFRAME_PLUGINS``), built on first use and shared by the whole session: read it, never
+    register into it. Tests take the ``registry`` fixture; module-level helpers call this."""
+    from vaeframe.registry.manager import build_registry
+
+    return build_registry()
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    """``shared_registry()``: the one registry of everything installed."""
+    return shared_registry()
+
+
+SMOKE_TEXT = (CONFIGS / "smoke.toml").read_text()
+
+
+def write_sweep(directory: Path, table: str, *, base: str = SMOKE_TEXT,
+                name: str = "sweep") -> Path:
+    """Write the sweep file ``directory/NAME.toml``: the run file text ``base`` (the smoke run
+    file's unless given), then ``table`` (its ``[sweep]`` table); returns its path."""
+    path = directory / f"{name}.toml"
+    path.write_text(base + "\n" + table)
+    return path
 
 
 def only_run_dir(output_dir: Path) -> Path:
