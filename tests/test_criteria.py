@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import shared_registry
 
 from vaeframe.config.schema import ComponentConfig
 from vaeframe.registry.declarations import Declared, declarations
-from vaeframe.registry.manager import build_registry
 from vaeframe.runs.criteria import evaluate_run, measure_period
-
-REGISTRY = build_registry()
 
 
 def triangle(epochs: int, cycle: int, peak: float) -> list[float]:
     """β of the cyclical schedule plugin, epochs 1..N."""
-    schedule = REGISTRY.get("schedules", "cyclical").cls(cycle_length=cycle, max_beta=peak)
+    cyclical = shared_registry().get("schedules", "cyclical").cls
+    schedule = cyclical(cycle_length=cycle, max_beta=peak)
     return [schedule.beta(e, epochs) for e in range(1, epochs + 1)]
 
 
@@ -35,7 +34,7 @@ def row(epoch: int, beta: float, kl: list[float], acc: tuple[float, float] | Non
 def component(kind: str, table: dict[str, Any]) -> ComponentConfig:
     fields = dict(table)
     name = fields.pop("name")
-    return ComponentConfig(kind, name, REGISTRY.get(kind, name).cls(**fields))
+    return ComponentConfig(kind, name, shared_registry().get(kind, name).cls(**fields))
 
 
 def config(schedule: dict[str, Any], kl: dict[str, Any], epochs: int = 100) -> Declared:

@@ -8,21 +8,19 @@ from pathlib import Path
 import pytest
 import tomllib
 import torch
-from conftest import CONFIGS
+from conftest import CONFIGS, shared_registry
 
 from vaeframe import Logger
 from vaeframe.config.overrides import configure
 from vaeframe.config.schema import ComponentConfig
-from vaeframe.registry.manager import build_registry
 from vaeframe.rundir.layout import create_run_dir
 from vaeframe.training.trainer import Trainer
-
-REGISTRY = build_registry()
 
 
 def smoke_config(tmp_path: Path, *sets: str):
     raw = tomllib.loads((CONFIGS / "smoke.toml").read_text())
-    return configure(raw, REGISTRY, "smoke.toml", sets=[f"run.output_dir={tmp_path}", *sets])
+    return configure(raw, shared_registry(), "smoke.toml",
+                     sets=[f"run.output_dir={tmp_path}", *sets])
 
 
 def train(tmp_path: Path, *sets: str) -> Trainer:
