@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, cli_env, vaeframe
+from conftest import CONFIGS, SMOKE_TEXT, cli_env, vaeframe, write_sweep
 
 from vaeframe.report.table import SUMMARY_ROWS
 
@@ -31,9 +31,8 @@ kl = { name = "free_bits", threshold = 0.0 }
 def swept(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-point sweep of the smoke run file (plain KL and free bits 0), two epochs each."""
     root = tmp_path_factory.mktemp("sweep")
-    run_file = root / "tiny.toml"
-    run_file.write_text((CONFIGS / "smoke.toml").read_text().replace("epochs = 3", "epochs = 2")
-                        + SWEEP)
+    run_file = write_sweep(root, SWEEP, name="tiny",
+                           base=SMOKE_TEXT.replace("epochs = 3", "epochs = 2"))
     result = vaeframe("sweep", run_file, "--dir", root / "out")
     assert result.returncode == 0, result.stderr
     (root / "sweep.log").write_text(result.stderr)

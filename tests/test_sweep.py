@@ -6,24 +6,15 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, vaeframe
+from conftest import CONFIGS, vaeframe, write_sweep
 
 from vaeframe.errors import ConfigError
-from vaeframe.registry.manager import build_registry
+from vaeframe.registry.manager import Registry
 from vaeframe.sweeps.spec import default_dir, load_sweep, point_config
 
-REGISTRY = build_registry()
-SMOKE = (CONFIGS / "smoke.toml").read_text()
 
-
-def sweep_file(tmp_path: Path, table: str) -> Path:
-    path = tmp_path / "sweep.toml"
-    path.write_text(SMOKE + "\n" + table)
-    return path
-
-
-def test_named_points_cross_the_grid_in_order(tmp_path: Path) -> None:
-    path = sweep_file(tmp_path, """
+def test_named_points_cross_the_grid_in_order(tmp_path: Path, registry: Registry) -> None:
+    path = write_sweep(tmp_path, """
 [sweep]
 grid = { "schedule.max_beta" = [0.1, 0.5], "train.batch_size" = [16] }
 [[sweep.points]]
@@ -33,7 +24,7 @@ kl = { name = "none" }
 name = "fb"
 "kl.threshold" = 0.2
 """)
-    sweep = load_sweep(path, REGISTRY)
+    sweep = load_sweep(path, registry)
     assert sweep.name == "sweep"  # the file's stem
     assert [p.label for p in sweep.points] == [
         "plain-schedule.max_beta=0.1-train.batch_size=16",
@@ -41,18 +32,19 @@ name = "fb"
         "fb-schedule.max_beta=0.1-train.batch_size=16",
         "fb-schedule.max_beta=0.5-train.batch_size=16",
     ]
-    config = point_config(sweep, sweep.points[3], tmp_path / "out", REGISTRY)
+    config = point_config(sweep, sweep.points[3], tmp_path / "out", registry)
     assert config.run.name == "sweep-fb-schedule.max_beta=0.5-train.batch_size=16"
     assert config.run.output_dir == str(tmp_path / "out")
     assert (config.kl.name, config.kl.params.threshold) == ("free_bits", 0.2)
     assert config.schedule.params.max_beta == 0.5 and config.train.batch_size == 16
-    assert point_config(sweep, sweep.points[0], tmp_path, REGISTRY).kl.name == "none"
+    assert point_config(sweep, sweep.points[0], tmp_path, registry).kl.name == "none"
 
 
-def test_a_grid_alone_names_runs_by_their_parameters(tmp_path: Path) -> None:
-    sweep = load_sweep(sweep_file(tmp_path, '[sweep]\nname = "g"\n'
-                                  'grid = { "kl.threshold" = [0.0, 0.3] }\n'), REGISTRY)
-    names = [point_config(sweep, p, tmp_path, REGISTRY).run.name for p in sweep.points]
+def test_a_grid_alone_names_runs_by_their_parameters(tmp_path: Path,
+                                                     registry: Registry) -> None:
+    sweep = load_sweep(write_sweep(tmp_path, '[sweep]\nname = "g"\n'
+                                   'grid = { "kl.threshold" = [0.0, 0.3] }\n'), registry)
+    names = [point_config(sweep, p, tmp_path, registry).run.name for p in sweep.points]
     assert names == ["g-kl.threshold=0.0", "g-kl.threshold=0.3"]
 
 
@@ -72,38 +64,39 @@ def test_a_grid_alone_names_runs_by_their_parameters(tmp_path: Path) -> None:
     ('[sweep]\ngrid = { "run.name" = ["x", "y"] }\n', 'sweep.grid."run.name"',
      "cannot be set for a point"),
 ])
-def test_sweep_file_errors_name_the_key(tmp_path: Path, table: str, where: str,
-                                        message: str) -> None:
+def test_sweep_file_errors_name_the_key(tmp_path: Path, registry: Registry, table: str,
+                                        where: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_sweep(sweep_file(tmp_path, table), REGISTRY)
+        load_sweep(write_sweep(tmp_path, table), registry)
     assert caught.value.path == where and message in caught.value.message
     if "bad" in table:
         assert "[sweep point bad]" in caught.value.source
 
 
 def test_set_run_output_dir_places_the_sweep_directory_and_every_point_in_it(
-        tmp_path: Path) -> None:
-    path = sweep_file(tmp_path, '[sweep]\nname = "g"\ngrid = { "kl.threshold" = [0.0, 0.3] }\n')
+        tmp_path: Path, registry: Registry) -> None:
+    path = write_sweep(tmp_path, '[sweep]\nname = "g"\ngrid = { "kl.threshold" = [0.0, 0.3] }\n')
     sets = [f'run.output_dir="{tmp_path / "elsewhere"}"']
-    sweep = load_sweep(path, REGISTRY, sets)
+    sweep = load_sweep(path, registry, sets)
     directory = default_dir(sweep)
     assert directory.parent == tmp_path / "elsewhere"
     for point in sweep.points:
-        assert point_config(sweep, point, directory, REGISTRY).run.output_dir == str(directory)
+        assert point_config(sweep, point, directory, registry).run.output_dir == str(directory)
 
 
 @pytest.mark.parametrize("expression", ['run.name="mine"', "run={seed=1}"])
-def test_set_cannot_rename_a_sweeps_runs(tmp_path: Path, expression: str) -> None:
-    path = sweep_file(tmp_path, '[sweep]\ngrid = { "kl.threshold" = [0.0, 0.3] }\n')
+def test_set_cannot_rename_a_sweeps_runs(tmp_path: Path, registry: Registry,
+                                         expression: str) -> None:
+    path = write_sweep(tmp_path, '[sweep]\ngrid = { "kl.threshold" = [0.0, 0.3] }\n')
     with pytest.raises(ConfigError) as caught:
-        load_sweep(path, REGISTRY, [expression])
+        load_sweep(path, registry, [expression])
     assert caught.value.source == f"--set {expression}"
     assert "cannot be set for a sweep" in caught.value.message
 
 
-def test_the_ablation_file_holds_the_seeds_test_commands() -> None:
-    sweep = load_sweep(CONFIGS / "ablation.toml", REGISTRY)
-    configs = {p.label: point_config(sweep, p, Path("runs"), REGISTRY) for p in sweep.points}
+def test_the_ablation_file_holds_the_seeds_test_commands(registry: Registry) -> None:
+    sweep = load_sweep(CONFIGS / "ablation.toml", registry)
+    configs = {p.label: point_config(sweep, p, Path("runs"), registry) for p in sweep.points}
     assert list(configs) == ["baseline", "ultra-b0.1-fb0.3", "cyclical-b0.1-fb0.3", "fb0.5",
                              "ultra-b0.1-fb0.3-batch", "fb0", "ultra-b0.1-fb0.3-mean",
                              "ultra-b0.1-fb0.3-batch-mean"]
@@ -126,8 +119,8 @@ def test_the_ablation_file_holds_the_seeds_test_commands() -> None:
 
 
 def test_listed_commands_run_one_point_each(tmp_path: Path) -> None:
-    path = sweep_file(tmp_path, '[sweep]\nname = "L"\n'
-                      'grid = { "train.epochs" = [1, 2] }\n')
+    path = write_sweep(tmp_path, '[sweep]\nname = "L"\n'
+                       'grid = { "train.epochs" = [1, 2] }\n')
     listed = vaeframe("sweep", path, "--list", "--dir", tmp_path / "out")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()

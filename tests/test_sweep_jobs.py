@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, VAEFRAME, cli_env, read_jsonl, vaeframe
+from conftest import VAEFRAME, cli_env, read_jsonl, vaeframe, write_sweep
 
 from vaeframe.cli.app import run_point
 from vaeframe.errors import ConfigError, VaeframeError
-from vaeframe.registry.manager import build_registry
+from vaeframe.registry.manager import Registry
 from vaeframe.rundir.layout import checkpoint_path
 from vaeframe.sweeps.cluster import SlurmOptions, cluster_launcher, slurm_options
 from vaeframe.sweeps.pool import PointPool
@@ -34,19 +34,11 @@ from vaeframe.sweeps.slots import Slot, environment_threads, parse_devices, plan
 from vaeframe.sweeps.spec import latest_dir, load_sweep, point_run_name
 from vaeframe.sweeps.state import FINISHED, NEW, RESUMABLE, point_run_dirs, point_state
 
-REGISTRY = build_registry()
-SMOKE = (CONFIGS / "smoke.toml").read_text()
 # every point a few hundred steps: long enough to be interrupted, a few seconds each
 LONG = ["--set", "data.num_train=384", "--set", "train.batch_size=8",
         "--set", "train.log_every_n_steps=4", "--set", "model.channels=[4, 8, 8]"]
 COMPARED = ("final", "best", "beta_history", "criteria", "epochs_completed", "steps",
             "dataset", "declared")
-
-
-def sweep_file(tmp_path: Path, table: str) -> Path:
-    path = tmp_path / "sweep.toml"
-    path.write_text(SMOKE + "\n" + table)
-    return path
 
 
 def summaries(directory: Path) -> dict[str, dict]:
@@ -80,9 +72,10 @@ def test_devices_are_assigned_round_robin_by_slot() -> None:
     assert env == {"PATH": "/bin", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
 
 
-def test_the_point_command_puts_each_slot_on_its_device(tmp_path: Path) -> None:
-    sweep = load_sweep(sweep_file(tmp_path, '[sweep]\ngrid = { "train.epochs" = [1, 2, 3] }\n'),
-                       REGISTRY)
+def test_the_point_command_puts_each_slot_on_its_device(tmp_path: Path,
+                                                        registry: Registry) -> None:
+    sweep = load_sweep(write_sweep(tmp_path, '[sweep]\ngrid = { "train.epochs" = [1, 2, 3] }\n'),
+                       registry)
     slots = plan_slots(2, 2, parse_devices("cuda:0,cuda:1"))
     pool = PointPool(sweep, tmp_path, slots, ["my_plugin"], resume=True)
     command = pool.point_command(sweep.points[2], slots[1], tmp_path / "p.json")
@@ -118,10 +111,11 @@ def test_a_points_runs_are_told_apart_from_a_longer_name(tmp_path: Path) -> None
 
 # -- the progress file and its line ---------------------------------------------------------
 
-def test_a_point_reports_its_progress_through_its_file(tmp_path: Path) -> None:
-    sweep = load_sweep(sweep_file(tmp_path, '[sweep]\nname = "P"\n'), REGISTRY)
+def test_a_point_reports_its_progress_through_its_file(tmp_path: Path,
+                                                       registry: Registry) -> None:
+    sweep = load_sweep(write_sweep(tmp_path, '[sweep]\nname = "P"\n'), registry)
     progress = tmp_path / "logs" / "p.json"
-    failed, interrupted = run_points(sweep, list(sweep.points), tmp_path / "out", REGISTRY,
+    failed, interrupted = run_points(sweep, list(sweep.points), tmp_path / "out", registry,
                                      watchers=[ProgressFile(progress)])
     assert (failed, interrupted) == ([], None)
     state = read_progress(progress)
@@ -169,17 +163,18 @@ schedule = { name = "cyclical", cycle_length = 2, max_beta = 0.2 }
 
 
 @pytest.fixture(scope="module")
-def parallel_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+def parallel_sweep(tmp_path_factory: pytest.TempPathFactory,
+                   registry: Registry) -> tuple[Path, Path, str]:
     """The same four points one after another in this process and with --jobs 2."""
     tmp = tmp_path_factory.mktemp("jobs")
-    path = sweep_file(tmp, FOUR_POINTS)
-    sweep = load_sweep(path, REGISTRY)
+    path = write_sweep(tmp, FOUR_POINTS)
+    sweep = load_sweep(path, registry)
     torch = pytest.importorskip("torch")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each of the two points in parallel
     try:
         failed, interrupted = run_points(sweep, list(sweep.points), tmp / "one-by-one",
-                                         REGISTRY)
+                                         registry)
     finally:
         torch.set_num_threads(threads)
     assert (failed, interrupted) == (["bad"], None)
@@ -223,15 +218,15 @@ def test_a_failed_point_is_reported_and_the_others_finish(
 
 @pytest.mark.slow
 def test_resume_skips_every_finished_point(parallel_sweep: tuple[Path, Path, str],
-                                          tmp_path: Path) -> None:
+                                          tmp_path: Path, registry: Registry) -> None:
     parallel = shutil.copytree(parallel_sweep[1], tmp_path / "copy")
     before = {p: p.stat().st_mtime_ns for p in parallel.glob("*/summary.json")}
-    sweep = load_sweep(sweep_file(parallel.parent, FOUR_POINTS), REGISTRY)
+    sweep = load_sweep(write_sweep(parallel.parent, FOUR_POINTS), registry)
     states = {p.label: point_state(parallel, point_run_name(sweep, p)) for p in sweep.points}
     assert {label: s.status for label, s in states.items()} == {
         "plain": FINISHED, "fb": FINISHED, "bad": NEW, "cyclical": FINISHED}
     # only the failed point runs again (and fails again), in this process
-    failed, _ = run_points(sweep, list(sweep.points), parallel, REGISTRY, resume=True)
+    failed, _ = run_points(sweep, list(sweep.points), parallel, registry, resume=True)
     assert failed == ["bad"]
     assert {p: p.stat().st_mtime_ns for p in before} == before
     assert len(point_run_dirs(parallel, "J-bad")) == 2
@@ -269,7 +264,7 @@ def wait_until_training(directory: Path, process: subprocess.Popen[str]) -> None
 
 @pytest.mark.slow
 def test_ctrl_c_stops_every_point_and_resume_completes_the_sweep(tmp_path: Path) -> None:
-    path = sweep_file(tmp_path, THREE_POINTS)
+    path = write_sweep(tmp_path, THREE_POINTS)
     directory = tmp_path / "sweep"
     process = subprocess.Popen(
         [str(VAEFRAME), "sweep", str(path), "--jobs", "2", "--threads", "1", "--dir",
@@ -324,7 +319,7 @@ def test_ctrl_c_stops_every_point_and_resume_completes_the_sweep(tmp_path: Path)
 ])
 def test_bad_sweep_flags_get_one_clear_error(tmp_path: Path, flags: list[str],
                                              message: str) -> None:
-    path = sweep_file(tmp_path, '[sweep]\nname = "E"\n')
+    path = write_sweep(tmp_path, '[sweep]\nname = "E"\n')
     result = vaeframe("sweep", path, *flags, "--set", f"run.output_dir={tmp_path / 'runs'}",
                       cwd=tmp_path)
     assert result.returncode == 2, result.stderr
@@ -332,9 +327,10 @@ def test_bad_sweep_flags_get_one_clear_error(tmp_path: Path, flags: list[str],
     assert not (tmp_path / "runs").exists()
 
 
-def test_resume_without_dir_takes_the_newest_sweep_directory(tmp_path: Path) -> None:
-    path = sweep_file(tmp_path, '[sweep]\nname = "E"\n')
-    sweep = load_sweep(path, REGISTRY, [f"run.output_dir={tmp_path / 'runs'}"])
+def test_resume_without_dir_takes_the_newest_sweep_directory(tmp_path: Path,
+                                                             registry: Registry) -> None:
+    path = write_sweep(tmp_path, '[sweep]\nname = "E"\n')
+    sweep = load_sweep(path, registry, [f"run.output_dir={tmp_path / 'runs'}"])
     assert sweep.output_dir == str(tmp_path / "runs")  # --set run.output_dir moves the sweep
     for name in ("E-20260101-101010", "E-20260102-090000", "E-x-20260103-090000"):
         (tmp_path / "runs" / name).mkdir(parents=True)
@@ -355,10 +351,11 @@ def test_the_help_says_how_to_stop_and_resume() -> None:
 
 # -- cluster jobs with submitit ------------------------------------------------------------
 
-def test_slurm_options_come_from_the_file_and_the_flags(tmp_path: Path) -> None:
-    path = sweep_file(tmp_path, '[sweep]\n[sweep.slurm]\npartition = "gpu"\n'
-                      'gpus_per_node = 1\nsetup = ["module load cuda"]\n')
-    sweep = load_sweep(path, REGISTRY)
+def test_slurm_options_come_from_the_file_and_the_flags(tmp_path: Path,
+                                                         registry: Registry) -> None:
+    path = write_sweep(tmp_path, '[sweep]\n[sweep.slurm]\npartition = "gpu"\n'
+                       'gpus_per_node = 1\nsetup = ["module load cuda"]\n')
+    sweep = load_sweep(path, registry)
     options = slurm_options(sweep.slurm, str(path), ["time_min=240", "additional.gres=gpu:1"])
     assert options.parameters("vaeframe-sweep") == {
         "name": "vaeframe-sweep", "timeout_min": 240, "gpus_per_node": 1,
@@ -372,11 +369,12 @@ def test_slurm_options_come_from_the_file_and_the_flags(tmp_path: Path) -> None:
     ("time_min = 0", "sweep.slurm.time_min", "must be >= 1"),
     ('gpus_per_node = "1"', "sweep.slurm.gpus_per_node", "expected an integer"),
 ])
-def test_bad_slurm_options_in_the_file_name_the_key(tmp_path: Path, table: str, where: str,
+def test_bad_slurm_options_in_the_file_name_the_key(tmp_path: Path, registry: Registry,
+                                                     table: str, where: str,
                                                      message: str) -> None:
-    path = sweep_file(tmp_path, f"[sweep]\n[sweep.slurm]\n{table}\n")
+    path = write_sweep(tmp_path, f"[sweep]\n[sweep.slurm]\n{table}\n")
     with pytest.raises(ConfigError) as caught:
-        load_sweep(path, REGISTRY)  # checked with the file, before anything runs
+        load_sweep(path, registry)  # checked with the file, before anything runs
     assert (caught.value.source, caught.value.path) == (str(path), where)
     assert message in caught.value.message
 
@@ -402,8 +400,9 @@ def test_without_submitit_the_executor_says_what_to_install(
 @pytest.mark.slow
 def test_points_as_jobs_of_submitits_local_executor(tmp_path: Path) -> None:
     pytest.importorskip("submitit")
-    path = sweep_file(tmp_path, '[sweep]\nname = "X"\ngrid = { "schedule.max_beta" = [0.1, 0.3] }\n'
-                      "[sweep.slurm]\ntime_min = 5\n")
+    path = write_sweep(tmp_path, '[sweep]\nname = "X"\n'
+                       'grid = { "schedule.max_beta" = [0.1, 0.3] }\n'
+                       "[sweep.slurm]\ntime_min = 5\n")
     result = vaeframe("sweep", path, "--executor", "local", "--dir", tmp_path / "x")
     assert result.returncode == 0, result.stderr
     assert "2 point(s), 2 at a time" in result.stderr and "(local job)" in result.stderr

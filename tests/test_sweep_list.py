@@ -6,15 +6,13 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from conftest import CONFIGS, vaeframe, write_plugin
+from conftest import CONFIGS, run_with_plugin, vaeframe, write_sweep
 
 
 def test_list_prints_each_points_overrides_and_plugin_modules(tmp_path: Path) -> None:
-    plugins = write_plugin(tmp_path, "listed_plugin", """
+    result = run_with_plugin(tmp_path, "listed_plugin", """
         from vaeframe import hookimpl
-    """)
-    result = vaeframe("-p", "listed_plugin", "sweep", CONFIGS / "ablation.toml", "--list",
-                      "--dir", tmp_path / "sweep", PYTHONPATH=plugins)
+    """, "sweep", CONFIGS / "ablation.toml", "--list", "--dir", tmp_path / "sweep")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     *points, report = lines
@@ -34,12 +32,11 @@ def test_list_prints_each_points_overrides_and_plugin_modules(tmp_path: Path) ->
 
 
 def test_a_listed_command_runs_the_point_it_names(tmp_path: Path) -> None:
-    sweep = tmp_path / "tiny.toml"
-    sweep.write_text((CONFIGS / "smoke.toml").read_text() + '''
+    sweep = write_sweep(tmp_path, '''
 [sweep]
 name = "tiny"
 grid = { "train.epochs" = [1, 2] }
-''')
+''', name="tiny")
     listed = vaeframe("sweep", sweep, "--list", "--dir", tmp_path / "out")
     assert listed.returncode == 0, listed.stderr
     command = shlex.split(listed.stdout.splitlines()[1].split("  # ", 1)[0])
