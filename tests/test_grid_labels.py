@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, only_run_dir, vaeframe, write_plugin
+from conftest import CONFIGS, only_run_dir, run_with_plugin, vaeframe
 from tracker_runs import not_imported
 
 PLUGIN = """
@@ -41,15 +41,10 @@ PLUGIN = """
 """
 
 
-@pytest.fixture
-def plugin_path(tmp_path: Path) -> str:
-    return write_plugin(tmp_path, "labelled_plugin", PLUGIN)
-
-
-def run(plugin_path: str, out: Path, data: str):
-    return vaeframe("-p", "labelled_plugin", "run", CONFIGS / "smoke.toml", "--epochs", "1",
-                    "--set", f"run.output_dir={out}", "--set", f"data={data}",
-                    "--set", "loggers.0.progress=false", PYTHONPATH=plugin_path)
+def run(tmp_path: Path, out: Path, data: str):
+    return run_with_plugin(tmp_path, "labelled_plugin", PLUGIN, "run", CONFIGS / "smoke.toml",
+                           "--epochs", "1", "--set", f"run.output_dir={out}",
+                           "--set", f"data={data}", "--set", "loggers.0.progress=false")
 
 
 @pytest.mark.parametrize(("broken", "message"), [
@@ -57,17 +52,16 @@ def run(plugin_path: str, out: Path, data: str):
     ("missing", "factor 'shade' is not a column of train_labels (columns: size, tint)"),
     ("float", "factor 'tint' must hold integers in heldout_labels"),
 ])
-def test_labels_that_do_not_fit_are_refused_naming_the_plugin(plugin_path: str, tmp_path: Path,
-                                                              broken: str, message: str) -> None:
-    result = run(plugin_path, tmp_path / "runs", f'{{name="labelled", broken="{broken}"}}')
+def test_labels_that_do_not_fit_are_refused_naming_the_plugin(tmp_path: Path, broken: str,
+                                                              message: str) -> None:
+    result = run(tmp_path, tmp_path / "runs", f'{{name="labelled", broken="{broken}"}}')
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: dataset 'labelled' of ") and last.endswith(message), last
 
 
-def test_a_dataset_with_factors_gets_disentanglement_scores(plugin_path: str,
-                                                            tmp_path: Path) -> None:
-    result = run(plugin_path, tmp_path / "runs", '{name="labelled"}')
+def test_a_dataset_with_factors_gets_disentanglement_scores(tmp_path: Path) -> None:
+    result = run(tmp_path, tmp_path / "runs", '{name="labelled"}')
     assert result.returncode == 0, result.stderr
     scores = json.loads((only_run_dir(tmp_path / "runs") / "summary.json").read_text())[
         "disentanglement"]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, only_run_dir, read_jsonl, vaeframe, write_plugin
+from conftest import CONFIGS, only_run_dir, read_jsonl, run_with_plugin, vaeframe
 
 PLUGIN = """
     import attrs
@@ -72,21 +72,15 @@ PLUGIN = """
 """
 
 
-@pytest.fixture
-def plugin_path(tmp_path: Path) -> str:
-    return write_plugin(tmp_path, "tiny_model_plugin", PLUGIN)
-
-
-def run(plugin_path: str, out: Path, *sets: str):
-    args = ["-p", "tiny_model_plugin", "run", CONFIGS / "smoke.toml",
-            "--set", f"run.output_dir={out}", "--set", 'model={name="tiny_mlp"}', *sets]
-    return vaeframe(*args, PYTHONPATH=plugin_path)
+def run(tmp_path: Path, out: Path, *sets: str):
+    return run_with_plugin(tmp_path, "tiny_model_plugin", PLUGIN, "run", CONFIGS / "smoke.toml",
+                           "--set", f"run.output_dir={out}", "--set", 'model={name="tiny_mlp"}',
+                           *sets)
 
 
 @pytest.mark.slow
-def test_a_plugin_model_and_loss_train_and_the_report_draws_them(
-        plugin_path: str, tmp_path: Path) -> None:
-    result = run(plugin_path, tmp_path / "runs", "--set", 'loss={name="hinge", margin=0.5}')
+def test_a_plugin_model_and_loss_train_and_the_report_draws_them(tmp_path: Path) -> None:
+    result = run(tmp_path, tmp_path / "runs", "--set", 'loss={name="hinge", margin=0.5}')
     assert result.returncode == 0, result.stderr
     run_dir = only_run_dir(tmp_path / "runs")
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -98,8 +92,8 @@ def test_a_plugin_model_and_loss_train_and_the_report_draws_them(
     config = (run_dir / "config.toml").read_text()
     assert 'name = "tiny_mlp"' in config and "margin = 0.5" in config
 
-    report = vaeframe("-p", "tiny_model_plugin", "report", run_dir, "--out", tmp_path / "rep",
-                      PYTHONPATH=plugin_path)
+    report = run_with_plugin(tmp_path, "tiny_model_plugin", PLUGIN, "report", run_dir,
+                             "--out", tmp_path / "rep")
     assert report.returncode == 0, report.stderr
     picture = tmp_path / "rep" / "reconstructions_smoke.png"
     assert picture.is_file() and picture.stat().st_size > 5_000
@@ -111,8 +105,8 @@ def test_a_plugin_model_and_loss_train_and_the_report_draws_them(
     ("latent", "latent_dim is 'three'"),
 ])
 def test_a_model_that_breaks_the_contract_is_refused_naming_the_plugin(
-        plugin_path: str, tmp_path: Path, broken: str, problem: str) -> None:
-    result = run(plugin_path, tmp_path / "runs", "--set", f'model.broken="{broken}"')
+        tmp_path: Path, broken: str, problem: str) -> None:
+    result = run(tmp_path, tmp_path / "runs", "--set", f'model.broken="{broken}"')
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: model 'tiny_mlp' of plugin 'tiny_model_plugin'")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, VAEFRAME, cli_env, only_run_dir, vaeframe
+from conftest import CONFIGS, VAEFRAME, cli_env, only_run_dir, vaeframe, write_plugin
 
 BUILTIN_PACKAGE = "vaeframe"
 
@@ -127,7 +126,7 @@ def plugin_dir(tmp_path: Path) -> Path:
         """,
     }
     for name, source in modules.items():
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        write_plugin(tmp_path, name, source)
     return tmp_path
 
 
@@ -139,7 +138,7 @@ def fake_distribution(site: Path, package: str, version: str, entry_point: str,
     (dist / "METADATA").write_text(
         f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
     (dist / "entry_points.txt").write_text(f"[vaeframe]\n{entry_point} = {module}\n")
-    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    write_plugin(site, module, source)
 
 
 @pytest.fixture

@@ -6,24 +6,22 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_plugin, shared_registry
 
 from vaeframe.registry.kinds import KINDS
-from vaeframe.registry.manager import PluginSource, Registry, build_registry
+from vaeframe.registry.manager import PluginSource
 
 CORE = ROOT / "vaeframe"
-REGISTRY = build_registry()
 
 
 def builtin_names() -> set[str]:
     """The names of vaeframe's own components and of their parameters."""
     found: set[str] = set()
     for kind in KINDS:
-        for component in REGISTRY.components[kind].values():
+        for component in shared_registry().components[kind].values():
             if component.source.package == "vaeframe":
                 found.add(component.name)
                 found.update(p.name for p in component.parameters)
@@ -90,8 +88,7 @@ def test_no_module_of_the_core_imports_a_plugin() -> None:
     ("register_datasets", "load")])
 def test_a_component_without_its_required_method_is_refused_where_it_registers(
         tmp_path: Path, hook: str, method: str) -> None:
-    module = tmp_path / "lacking_plugin.py"
-    module.write_text(textwrap.dedent(f"""
+    registry = load_plugin(tmp_path, "lacking_plugin", f"""
         import attrs
         from vaeframe import hookimpl
 
@@ -104,14 +101,7 @@ def test_a_component_without_its_required_method_is_refused_where_it_registers(
         @hookimpl
         def {hook}(register):
             register("lacking", Lacking)
-    """))
-    sys.path.insert(0, str(tmp_path))
-    try:
-        registry = Registry()
-        registry.load_modules(["lacking_plugin"])
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("lacking_plugin", None)
+    """)
     [problem] = registry.problems()
     assert problem.startswith("plugin 'lacking_plugin' (loaded with -p, package not packaged)")
     assert f"has no method {method}()" in problem and hook in problem

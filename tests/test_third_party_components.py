@@ -4,12 +4,11 @@ used together in one short real run."""
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 import tomli_w
 import tomllib
-from conftest import CONFIGS, only_run_dir, read_jsonl, vaeframe
+from conftest import CONFIGS, only_run_dir, read_jsonl, vaeframe, write_plugin
 
 MODULES = {
     "kl_scaled": """
@@ -91,7 +90,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     plugins = root / "plugins"
     plugins.mkdir()
     for name, source in MODULES.items():
-        (plugins / f"{name}.py").write_text(textwrap.dedent(source))
+        write_plugin(plugins, name, source)
     config = tomllib.loads((CONFIGS / "smoke.toml").read_text())
     config["run"]["output_dir"] = str(root / "runs")
     config["data"] = {"name": "tiny", "num_train": 8}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, only_run_dir, read_jsonl, vaeframe, write_plugin
+from conftest import CONFIGS, only_run_dir, read_jsonl, run_with_plugin, vaeframe
 from test_resume import final_weights, interrupted_and_resumed
 from vaeframe_arc import ArcAgi1
 from vaeframe_transforms import Dihedral, PermuteColours
@@ -114,10 +114,9 @@ DUPLICATES = """
 
 
 def test_the_summary_counts_held_out_grids_identical_to_training_grids(tmp_path: Path) -> None:
-    write_plugin(tmp_path, "overlap_plugin", DUPLICATES)
-    result = vaeframe("-p", "overlap_plugin", "run", CONFIGS / "smoke.toml", "--epochs", "1",
-                      "--set", 'data={name="overlapping"}', "--set",
-                      f"run.output_dir={tmp_path / 'runs'}", PYTHONPATH=str(tmp_path))
+    result = run_with_plugin(tmp_path, "overlap_plugin", DUPLICATES, "run", CONFIGS / "smoke.toml",
+                             "--epochs", "1", "--set", 'data={name="overlapping"}',
+                             "--set", f"run.output_dir={tmp_path / 'runs'}")
     assert result.returncode == 0, result.stderr
     summary = json.loads((only_run_dir(tmp_path / "runs") / "summary.json").read_text())
     assert summary["dataset"]["heldout_identical_to_train"] == 3
@@ -152,12 +151,11 @@ FLIP = """
 
 @pytest.mark.slow
 def test_a_third_party_transform_runs_in_the_step(tmp_path: Path) -> None:
-    write_plugin(tmp_path, "swap_plugin", FLIP)
     runs = {}
     for label, transforms in (("plain", "[]"), ("swapped", '[{name="swap_colours"}]')):
-        result = vaeframe("-p", "swap_plugin", "run", CONFIGS / "smoke.toml", "--epochs", "1",
-                          "--set", f"transforms={transforms}",
-                          "--set", f"run.output_dir={tmp_path / label}", PYTHONPATH=str(tmp_path))
+        result = run_with_plugin(tmp_path, "swap_plugin", FLIP, "run", CONFIGS / "smoke.toml",
+                                 "--epochs", "1", "--set", f"transforms={transforms}",
+                                 "--set", f"run.output_dir={tmp_path / label}")
         assert result.returncode == 0, result.stderr
         runs[label] = read_jsonl(only_run_dir(tmp_path / label) / "metrics.jsonl")
     assert runs["plain"][0]["train/loss"] != runs["swapped"][0]["train/loss"]
