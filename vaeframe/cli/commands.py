@@ -82,12 +82,15 @@ def command_report(args: argparse.Namespace) -> int:
 
 
 def listing(registry: Registry) -> dict[str, Any]:
-    """Every component by kind, with its source and parameters, as plain data."""
+    """Every component by kind, with its source, its qualified name and its parameters, as
+    plain data; ``ambiguous`` says which bare names several plugins register."""
     result: dict[str, Any] = {}
     for kind in KINDS:
         result[kind] = [
             {
                 "name": c.name,
+                "qualified": c.qualified,
+                "ambiguous": registry.is_ambiguous(kind, c.name),
                 "description": c.description,
                 "package": c.source.package,
                 "version": c.source.version,
@@ -97,8 +100,9 @@ def listing(registry: Registry) -> dict[str, Any]:
                      "required": p.required} for p in c.parameters
                 ],
             }
-            for c in (registry.components[kind][name] for name in registry.names(kind))
+            for c in registry.entries(kind)
         ]
+    result["ambiguous"] = registry.ambiguities()
     result["problems"] = registry.problems()
     return result
 
@@ -108,6 +112,27 @@ def command_list_plugins(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2, default=repr))
         return 0
+    for kind in KINDS:
+        print(f"{kind}:")
+        shown = [entry["qualified"] if entry["ambiguous"] else entry["name"]
+                 for entry in data[kind]]
+        width = max([20, *map(len, shown)])
+        for name, entry in zip(shown, data[kind], strict=True):
+            origin = (f"{entry['package']} {entry['version']}" if entry["package"]
+                      else f"module {entry['module']}")
+            print(f"  {name:<{width}} {entry['description']}  [{origin}]")
+            for p in entry["parameters"]:
+                default = "required" if p["required"] else f"= {p['default']!r}"
+                print(f"      {p['name']}: {p['type']} {default}")
+    if data["ambiguous"]:
+        print("ambiguous names (a run file names one by its qualified name):")
+        for ambiguity in data["ambiguous"]:
+            print(f"  {ambiguity}")
+    if data["problems"]:
+        print("problems:")
+        for problem in data["problems"]:
+            print(f"  {problem}")
+    return 0
     for kind in KINDS:
         print(f"{kind}:")
         for entry in data[kind]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import re
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -21,6 +22,15 @@ from vaeframe.registry.kinds import KINDS, Kind
 ENTRY_POINT_GROUP = "vaeframe"
 PLUGINS_ENV = "VAEFRAME_PLUGINS"
 DISABLE_AUTOLOAD_ENV = "VAEFRAME_DISABLE_PLUGIN_AUTOLOAD"
+#: separates a plugin from a component name in a qualified name: ``plugin_module:name``
+QUALIFIER = ":"
+
+
+def canonical_package(name: str) -> str:
+    """A distribution name as packaging compares them: case-insensitive, ``-``, ``_`` and
+    ``.`` alike."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
 
 @attrs.frozen
 class PluginSource:
@@ -53,6 +63,12 @@ class Component:
     name: str
     cls: type
     source: PluginSource
+
+    @property
+    def qualified(self) -> str:
+        """``plugin_module:name``: the name that picks this component whatever else is
+        registered."""
+        return f"{self.source.module}{QUALIFIER}{self.name}"
 
     @property
     def description(self) -> str:
@@ -91,13 +107,38 @@ def _error_text(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
+class ComponentTable(Mapping[str, Component]):
+    """The components of one kind, keyed by the name that picks each: its bare name, or its
+    qualified name where more than one plugin registers that name. Looking a name up (``[]``,
+    ``get``, ``in``) is :meth:`Registry.find`: a qualified name picks its plugin's component,
+    and a bare name that several plugins register raises :class:`PluginError`."""
+
+    def __init__(self, registry: Registry, kind: str) -> None:
+        self._registry = registry
+        self._kind = kind
+
+    def __getitem__(self, name: str) -> Component:
+        component = self._registry.find(self._kind, name) if isinstance(name, str) else None
+        if component is None:
+            raise KeyError(name)
+        return component
+
+    def __iter__(self) -> Iterator[str]:
+        for found in self._registry.registered[self._kind].values():
+            for component in found:
+                yield component.name if len(found) == 1 else component.qualified
+
+    def __len__(self) -> int:
+        return sum(map(len, self._registry.registered[self._kind].values()))
+
+
 class Registry:
     """Every component that the loaded plugins registered, by kind and name."""
 
     def __init__(self) -> None:
-        self.components: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
+        #: kind -> bare name -> every component registered under it, in loading order
+        self.registered: dict[str, dict[str, list[Component]]] = {kind: {} for kind in KINDS}
         self.failures: list[PluginFailure] = []
-        self.conflicts: dict[tuple[str, str], str] = {}
         self.sources: list[PluginSource] = []
         self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._manager.add_hookspecs(hookspecs)
@@ -167,6 +208,10 @@ class Registry:
         def register(name: str, cls: type) -> None:
             if not isinstance(name, str) or not name:
                 raise PluginError(f"{label} names must be non-empty strings, got {name!r}")
+            if QUALIFIER in name:
+                raise PluginError(f"{label} name {name!r} contains {QUALIFIER!r}, which "
+                                  "separates a plugin from a component name in a qualified "
+                                  f"name (plugin{QUALIFIER}name); rename it")
             if not (isinstance(cls, type) and attrs.has(cls)):
                 raise PluginError(f"{label} '{name}' must be an attrs class, got {cls!r}")
             if any((field.alias or field.name) == "name" for field in attrs.fields(cls)
@@ -183,13 +228,10 @@ class Registry:
             problem = kind.check(name, cls) if kind.check else None
             if problem:
                 raise PluginError(problem)
-            existing = self.components[kind.name].get(name)
-            if existing is not None:
-                self.conflicts[(kind.name, name)] = (
-                    f"{label} '{name}' is registered twice: by {existing.source.describe()} "
-                    f"and by {source.describe()}")
-                return
-            self.components[kind.name][name] = Component(kind.name, name, cls, source)
+            found = self.registered[kind.name].setdefault(name, [])
+            if any(component.source == source for component in found):
+                raise PluginError(f"{label} '{name}' is registered twice by this plugin")
+            found.append(Component(kind.name, name, cls, source))
 
         try:
             function(register=register)
@@ -197,18 +239,76 @@ class Registry:
             self.failures.append(PluginFailure(source, f"in {kind.hook}: {_error_text(exc)}"))
 
     # -- lookup ----------------------------------------------------------------------------
+    @property
+    def components(self) -> dict[str, ComponentTable]:
+        """Every component by kind, as a read-only mapping that looks names up as
+        :meth:`get` does."""
+        return {kind: ComponentTable(self, kind) for kind in self.registered}
+
     def names(self, kind: str) -> list[str]:
-        return sorted(self.components[kind])
+        """The bare names registered for ``kind``, each once."""
+        return sorted(self.registered[kind])
+
+    def entries(self, kind: str) -> list[Component]:
+        """Every component of ``kind``, by name, those sharing a name by plugin."""
+        return sorted((c for found in self.registered[kind].values() for c in found),
+                      key=lambda c: (c.name, c.source.module))
+
+    def is_ambiguous(self, kind: str, name: str) -> bool:
+        """Whether more than one plugin registers the bare ``name`` for ``kind``."""
+        return len(self.registered[kind].get(name, ())) > 1
 
     def get(self, kind: str, name: str) -> Component:
-        """The component ``name`` of ``kind``, or a :class:`PluginError` that says why not."""
-        conflict = self.conflicts.get((kind, name))
-        if conflict:
-            raise PluginError(conflict + "; uninstall or disable one of them")
-        component = self.components[kind].get(name)
-        if component is not None:
-            return component
-        raise PluginError(self.unknown_message(kind, name))
+        """The component ``name`` of ``kind``, or a :class:`PluginError` that says why not.
+
+        ``name`` is a bare name (``capacity``) or a qualified one, ``plugin:capacity``, where
+        ``plugin`` is the plugin's module (an entry point's value, or the module given with
+        ``-p``) or its distribution's name (compared as packaging does). A qualified name
+        always picks that plugin's component; a bare name that several plugins register is
+        an error that suggests their qualified names.
+        """
+        component = self.find(kind, name)
+        if component is None:
+            raise PluginError(self.unknown_message(kind, name))
+        return component
+
+    def find(self, kind: str, name: str) -> Component | None:
+        """As :meth:`get`, but ``None`` where no plugin registers the (bare) name at all."""
+        qualifier, qualified, bare = name.rpartition(QUALIFIER)
+        found = self.registered[kind].get(bare, [])
+        if not found:
+            return None
+        if not qualified:
+            if len(found) == 1:
+                return found[0]
+            raise PluginError(self.ambiguous_message(kind, bare))
+        matches = _matching(found, qualifier)
+        if len(matches) == 1:
+            return matches[0]
+        label = KINDS[kind].label
+        if not matches:
+            raise PluginError(
+                f"{label} {name!r}: no plugin {qualifier!r} registers {label} '{bare}'; "
+                f"it is registered by {_listed(c.source.describe() for c in found)}; "
+                f"name {'one of them' if len(found) > 1 else 'it'}: {_choices(found)}")
+        raise PluginError(
+            f"{label} {name!r}: package {matches[0].source.package} has "
+            f"{_count(len(matches))} plugins that register {label} '{bare}': "
+            f"{_listed(c.source.describe() for c in matches)}; name one of them: "
+            f"{_choices(found, matches)}")
+
+    def ambiguous_message(self, kind: str, name: str) -> str:
+        """Why the bare ``name`` picks no component: the plugins that register it, and the
+        qualified names that pick each one."""
+        found = self.registered[kind][name]
+        return (f"{KINDS[kind].label} '{name}' is registered by {_count(len(found))} plugins: "
+                f"{_listed(c.source.describe() for c in found)}; name one of them: "
+                f"{_choices(found)}")
+
+    def ambiguities(self) -> list[str]:
+        """A message for every bare name that more than one plugin registers."""
+        return [self.ambiguous_message(kind, name) for kind, by_name in self.registered.items()
+                for name in sorted(by_name) if len(by_name[name]) > 1]
 
     def unknown_message(self, kind: str, name: object) -> str:
         label = KINDS[kind].label
@@ -221,7 +321,47 @@ class Registry:
         return message
 
     def problems(self) -> list[str]:
-        return [f.describe() for f in self.failures] + list(self.conflicts.values())
+        """Plugins that failed to load (a name that several plugins register is not one: see
+        :meth:`ambiguities`)."""
+        return [f.describe() for f in self.failures]
+
+
+def _matching(found: list[Component], qualifier: str) -> list[Component]:
+    """The components of ``found`` whose plugin ``qualifier`` names: by module first, else by
+    distribution name."""
+    by_module = [c for c in found if c.source.module == qualifier]
+    if by_module:
+        return by_module
+    wanted = canonical_package(qualifier)
+    return [c for c in found if c.source.package and canonical_package(c.source.package) == wanted]
+
+
+def qualified_names(component: Component, found: list[Component]) -> list[str]:
+    """The qualified names that pick ``component`` among ``found`` (every component that
+    shares its bare name): the module form, and the distribution form where it is unique."""
+    qualifiers = [component.source.module, *([component.source.package]
+                                             if component.source.package else [])]
+    return [f"{q}{QUALIFIER}{component.name}" for q in qualifiers
+            if _matching(found, q) == [component]]
+
+
+def _choices(found: list[Component], among: list[Component] | None = None) -> str:
+    """``"a:x" (or "a-dist:x"), "b:x"``: the qualified names of each of ``among``."""
+    choices = []
+    for component in found if among is None else among:
+        first, *others = qualified_names(component, found)
+        choices.append(f'"{first}"' + "".join(f' (or "{other}")' for other in others))
+    return ", ".join(choices)
+
+
+def _listed(items: Iterable[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _count(number: int) -> str:
+    return {2: "two", 3: "three", 4: "four"}.get(number, str(number))
 
 
 def plugin_modules_from_env() -> list[str]:
