@@ -3,7 +3,10 @@
 Each hook receives a ``register`` callable. A plugin calls ``register(name, cls)`` once per
 component it provides, where ``cls`` is an attrs class whose fields are the component's
 parameters (the run file's table for it is structured into that class) and whose docstring's
-first line is the one-line description shown by ``vaeframe list-plugins``.
+first line is the one-line description shown by ``vaeframe list-plugins``. Two plugins may
+register the same name: a run file then picks one by its qualified name,
+``"<plugin module or distribution>:<name>"`` (``"vaeframe_regularizers:capacity"``), and the
+bare name is an error that suggests those qualified names.
 
 Implementations must not import torch at module level: ``list-plugins`` loads every plugin
 and must stay fast. Import it inside the methods that do the work.
