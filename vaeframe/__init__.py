@@ -21,6 +21,7 @@ from vaeframe.grids import (
     unseen_mask,
 )
 from vaeframe.registry.hookspecs import hookimpl
+from vaeframe.registry.posterior import DataFacts, Posterior
 from vaeframe.registry.types import GridData, Logger, Progress, RunInfo
 from vaeframe.training.beta import BetaScheduler, get_beta_schedule, make_schedule
 from vaeframe.validators import ParameterError, at_least, greater_than, one_of
@@ -58,11 +59,13 @@ __all__ = [
     "SIDE",
     "BetaScheduler",
     "ConfigError",
+    "DataFacts",
     "GridData",
     "GridVAE",
     "Logger",
     "ParameterError",
     "PluginError",
+    "Posterior",
     "Progress",
     "RunInfo",
     "TrainedRun",

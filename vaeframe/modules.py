@@ -39,10 +39,14 @@ class GridVAE(nn.Module):
         """Latents ``(N, latent_dim)`` → logits ``(N, 11, 30, 30)``."""
         raise NotImplementedError
 
-    def forward(self, grids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, grids: torch.Tensor, return_z: bool = False) -> tuple[torch.Tensor, ...]:
+        """``(logits, mu, logvar)``, and the sample ``z`` the decoder saw with ``return_z``
+        (what objectives that read the posterior need): ``z = mu + σ·ε`` in training mode,
+        ``mu`` in eval mode."""
         mu, logvar = self.encode(grids)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
-        return self.decode(z), mu, logvar
+        logits = self.decode(z)
+        return (logits, mu, logvar, z) if return_z else (logits, mu, logvar)
 
 
 __all__ = ["NUM_CLASSES", "SIDE", "GridVAE", "coordinate_planes", "one_hot_grids"]

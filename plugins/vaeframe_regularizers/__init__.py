@@ -1,4 +1,5 @@
-"""Built-in KL regularizers: plain KL, free bits and capacity annealing."""
+"""Built-in KL regularizers: plain KL, free bits and capacity annealing, and the
+disentangling objectives β-TCVAE, FactorVAE and DIP-VAE, which read the whole posterior."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import TYPE_CHECKING, ClassVar
 import attrs
 
 from vaeframe import Progress, at_least, hookimpl, one_of
+from vaeframe_regularizers.dip_vae import DIPVAE
+from vaeframe_regularizers.factor_vae import FactorVAE
+from vaeframe_regularizers.tcvae import BetaTCVAE
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -76,3 +80,6 @@ def register_kl_regularizers(register):
     register("none", NoRegularizer)
     register("free_bits", FreeBits)
     register("capacity", Capacity)
+    register("beta_tcvae", BetaTCVAE)
+    register("factor_vae", FactorVAE)
+    register("dip_vae", DIPVAE)

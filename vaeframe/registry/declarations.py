@@ -50,6 +50,17 @@ def floor_field(regularizer_class: type) -> str | None:
     return field if isinstance(field, str) else None
 
 
+def objective_problem(name: str, cls: type) -> str | None:
+    """Why a KL regularizer class cannot be used: its floor declaration, or networks without
+    a loss to train them; ``None`` if it can."""
+    if callable(getattr(cls, "networks", None)) and not callable(getattr(cls, "networks_loss",
+                                                                          None)):
+        return (f"KL regularizer '{name}' ({cls.__qualname__}) defines networks() but no "
+                "networks_loss(posterior), which trains them (see the register_kl_regularizers "
+                "hook)")
+    return floor_problem(name, cls)
+
+
 def floor_problem(name: str, cls: type) -> str | None:
     """Why a KL regularizer class's floor declaration cannot be read, or ``None``."""
     field = getattr(cls, "floor_field", None)
@@ -78,6 +89,30 @@ def declarations(schedule: Any, regularizer: Any, num_epochs: int) -> Declared:
     return Declared(beta_period=None if period is None else int(period),
                     kl_floor=kl_floor(regularizer),
                     plain_kl=bool(_ask(regularizer, "is_plain_kl")))
+
+
+#: how a KL regularizer's ``kl_loss`` is called: ``kl_loss(kl)``, ``kl_loss(kl, progress)``, or
+#: (contract v3) ``kl_loss(posterior)``
+KL_ONLY, WITH_PROGRESS, WITH_POSTERIOR = "kl", "kl, progress", "posterior"
+
+
+def kl_loss_style(method: Any) -> str:
+    """How ``kl_loss`` wants to be called: its one parameter is named ``posterior`` or
+    annotated ``Posterior`` (:data:`WITH_POSTERIOR`), or it takes a second argument, the
+    progress (:data:`WITH_PROGRESS`), or the KL alone (:data:`KL_ONLY`)."""
+    try:
+        parameters = list(inspect.signature(method).parameters.values())
+    except (TypeError, ValueError):
+        return KL_ONLY
+    if parameters and (parameters[0].name == "posterior" or "Posterior" in str(
+            parameters[0].annotation)):
+        return WITH_POSTERIOR
+    return WITH_PROGRESS if takes_progress(method) else KL_ONLY
+
+
+def has_networks(regularizer: Any) -> bool:
+    """Whether a KL regularizer (an objective) trains networks of its own."""
+    return callable(getattr(regularizer.params, "networks", None))
 
 
 def takes_progress(method: Any) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import attrs
 
-from vaeframe.registry.declarations import floor_problem
+from vaeframe.registry.declarations import objective_problem
 
 
 @attrs.frozen
@@ -38,7 +38,7 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("losses", "register_losses", "reconstruction loss", "loss", "focal", ("loss",)),
     Kind("schedules", "register_schedules", "schedule", "schedule", "linear_warmup", ("beta",)),
     Kind("kl_regularizers", "register_kl_regularizers", "KL regularizer", "kl", "none",
-         ("kl_loss",), with_floor="free_bits", check=floor_problem),
+         ("kl_loss",), with_floor="free_bits", check=objective_problem),
     Kind("loggers", "register_loggers", "logger", "loggers", None,
          ("open", "epoch_started", "log", "close"), many=True, defaults=("console", "jsonl")),
 )}

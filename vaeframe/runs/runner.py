@@ -17,6 +17,7 @@ from vaeframe.config.schema import ComponentConfig, RunConfig
 from vaeframe.errors import PluginError, VaeframeError
 from vaeframe.latents.factor_scores import factor_scores
 from vaeframe.registry.calls import call_plugin
+from vaeframe.registry.declarations import has_networks
 from vaeframe.registry.types import Logger, RunInfo
 from vaeframe.rundir.checkpoint import load_checkpoint
 from vaeframe.rundir.layout import CONFIG_FILE, SUMMARY_FILE, checkpoint_path, create_run_dir
@@ -33,7 +34,8 @@ from vaeframe.training.trainer import Trainer
 def check_settings(config: RunConfig, world: World, device: torch.device) -> None:
     """Refuse settings that cannot work here (fast path, torchrun) before anything is made."""
     t = config.train
-    check_fast_path(t.compile, t.precision, t.on_nonfinite, device)
+    check_fast_path(t.compile, t.precision, t.on_nonfinite, device,
+                    config.kl.describe() if has_networks(config.kl) else None)
     distributed.check_parallel_settings(world, t.compile, t.on_nonfinite)
 
 

@@ -3,6 +3,7 @@ for DDP under torchrun), the optimizer, the β scheduler, the progress and the s
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import attrs
@@ -10,8 +11,10 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from vaeframe.config.schema import RunConfig
+from vaeframe.errors import PluginError
 from vaeframe.grids import count_seen, pack_grids
 from vaeframe.registry.declarations import Declared, declarations
+from vaeframe.registry.posterior import DataFacts
 from vaeframe.registry.types import GridData, Progress
 from vaeframe.training.allocator import keep_freed_memory
 from vaeframe.training.beta import BetaScheduler
@@ -20,6 +23,7 @@ from vaeframe.training.data import load_grid_data
 from vaeframe.training.distributed import World
 from vaeframe.training.fastpath import StepFunction, make_step_function
 from vaeframe.training.model import build_model
+from vaeframe.training.objective import objective_networks
 from vaeframe.training.rng import seed_everything
 from vaeframe.training.step import TrainingStep
 
@@ -59,6 +63,19 @@ class RunParts:
     declared: Declared
 
 
+def check_returns_z(model_component: Any, objective: Any, model: torch.nn.Module) -> None:
+    """An objective that reads the posterior needs the sample the decoder saw."""
+    try:
+        takes = "return_z" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        takes = False
+    if not takes:
+        raise PluginError(f"{objective.describe()} reads the posterior's sampled z, but "
+                          f"{model_component.describe()}'s forward() takes no return_z; "
+                          "subclass vaeframe.GridVAE, or give forward(grids, return_z=False) "
+                          "that also returns z when asked (see the register_models hook)")
+
+
 def load_data(config: RunConfig, device: torch.device) -> RunData:
     data = load_grid_data(config.data)
     source = f"dataset {config.data.name!r}"
@@ -88,11 +105,16 @@ def assemble(config: RunConfig, device: torch.device, world: World,
                                      capturable=t.compile == "graph")
         beta = torch.zeros((), device=device)
         progress = Progress.create(t.epochs, device)
+        networks = objective_networks(config.kl, model.latent_dim, device, world)
         step = TrainingStep(
             network=network, optimizer=optimizer, loss=config.loss, regularizer=config.kl,
             beta=beta, progress=progress, latent_dim=model.latent_dim,
             bf16=t.precision == "bf16", parallel=world.parallel,
-            skip_nonfinite=t.on_nonfinite == "skip", transforms=config.transforms)
+            skip_nonfinite=t.on_nonfinite == "skip", transforms=config.transforms,
+            facts=DataFacts(int(data.train.shape[0]), int(data.heldout.shape[0]),
+                            model.latent_dim), networks=networks)
+        if step.reads_posterior:
+            check_returns_z(config.model, config.kl, model)
         return RunParts(
             data=data, model=model, network=network, optimizer=optimizer,
             scheduler=BetaScheduler(config.schedule.params, t.epochs,

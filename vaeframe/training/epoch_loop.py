@@ -137,6 +137,8 @@ class EpochLoop:
         metrics = {f"train/{key}": value for key, value in step.items()}
         metrics["train/beta"] = self.parts.scheduler.beta_history[-1]
         metrics.update(per_dim_metrics("train/kl_per_dim", values["kl_per_dim"]))
+        metrics.update(scalars({f"train/{k}": values[k] for k in self.layout.extras},
+                               [f"train/{k}" for k in self.layout.extras]))
         metrics.update((f"train/kl/{key}", value)
                        for key, value in zip(self.monitored_keys, values["monitored"],
                                              strict=True))

@@ -24,8 +24,14 @@ WARMUP_STEPS = 3
 
 
 def check_fast_path(compile_mode: str, precision: str, on_nonfinite: str,
-                    device: torch.device) -> None:
-    """Refuse fast-path settings that cannot work on ``device`` with a clear message."""
+                    device: torch.device, networks_of: str | None = None) -> None:
+    """Refuse fast-path settings that cannot work on ``device`` with a clear message;
+    ``networks_of`` names an objective that trains networks of its own."""
+    if compile_mode != "off" and networks_of is not None:
+        raise VaeframeError(f"train.compile = {compile_mode!r}: {networks_of} trains networks "
+                            "of its own with a second optimizer, which the fast path does not "
+                            "capture (its warm-up would move them off the eager trajectory); "
+                            "use compile = \"off\" with it")
     if device.type != "cuda":
         if compile_mode != "off":
             raise VaeframeError(f"train.compile = {compile_mode!r} needs a CUDA device (the run "

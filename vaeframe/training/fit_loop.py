@@ -84,6 +84,8 @@ class FitLoop:
         metrics: dict[str, float] = {"epoch": float(state.epoch), "beta": beta}
         metrics.update({f"epoch/{key}": value for key, value in step.items()})
         metrics.update(per_dim_metrics("epoch/kl_per_dim", means["kl_per_dim"]))
+        metrics.update({f"epoch/{key}": means[key][0]
+                        for key in self.epoch_loop.layout.extras})
         metrics.update((f"epoch/kl/{key}", value) for key, value in
                        zip(self.epoch_loop.monitored_keys, means["monitored"], strict=True))
         if self.parts.training_step.skipped:

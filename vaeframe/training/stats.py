@@ -18,9 +18,17 @@ class StatLayout:
     parts: tuple[tuple[str, int], ...]
 
     @classmethod
-    def of_step(cls, latent_dim: int) -> StatLayout:
-        """A training step's statistics: :data:`STEP_SCALARS`, then ``kl_per_dim``."""
-        return cls((*((name, 1) for name in STEP_SCALARS), ("kl_per_dim", latent_dim)))
+    def of_step(cls, latent_dim: int, extras: Sequence[str] = ()) -> StatLayout:
+        """A training step's statistics: :data:`STEP_SCALARS`, ``kl_per_dim``, then the
+        objective's ``extras`` (``extra_loss``, ``networks_loss``), one value each."""
+        return cls((*((name, 1) for name in STEP_SCALARS), ("kl_per_dim", latent_dim),
+                    *((name, 1) for name in extras)))
+
+    @property
+    def extras(self) -> list[str]:
+        """The parts after ``kl_per_dim`` of a step's layout."""
+        names = [name for name, _ in self.parts]
+        return names[names.index("kl_per_dim") + 1 :] if "kl_per_dim" in names else []
 
     @property
     def width(self) -> int:

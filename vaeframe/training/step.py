@@ -14,9 +14,11 @@ import torch
 from torch import nn
 
 from vaeframe.registry.calls import call_plugin
-from vaeframe.registry.declarations import takes_progress
+from vaeframe.registry.declarations import KL_ONLY, WITH_POSTERIOR, kl_loss_style
+from vaeframe.registry.posterior import DataFacts, Posterior
 from vaeframe.registry.types import Progress
 from vaeframe.training.kl import kl_per_dim
+from vaeframe.training.objective import ObjectiveNetworks
 from vaeframe.training.stats import StatLayout
 
 
@@ -25,21 +27,34 @@ class TrainingStep:
 
     ``loss_weight`` is this rank's share of the global batch times the world size under
     torchrun (1 in one process); ``skipped`` counts the steps skipped for a non-finite loss.
+
+    An objective that reads the posterior (``kl_loss(posterior)``, ``extra_loss`` or networks
+    of its own) gets a :class:`Posterior`; the loss is ``recon + β·kl_loss + extra_loss``, and
+    its networks are trained in the same backward pass by ``networks_loss``.
     """
 
     def __init__(self, *, network: nn.Module, optimizer: torch.optim.Optimizer,
                  loss: Any, regularizer: Any, beta: torch.Tensor, progress: Progress,
                  latent_dim: int, bf16: bool, parallel: bool, skip_nonfinite: bool,
-                 transforms: Sequence[Any] = ()) -> None:
+                 transforms: Sequence[Any] = (), facts: DataFacts | None = None,
+                 networks: ObjectiveNetworks | None = None) -> None:
         self.network = network
         self.transforms = list(transforms)
         self.optimizer = optimizer
         self.loss = loss
         self.regularizer = regularizer
         self.beta = beta
-        self.layout = StatLayout.of_step(latent_dim)
-        self.reads_progress = takes_progress(regularizer.params.kl_loss)
-        self.kl_arguments: tuple[Progress, ...] = (progress,) if self.reads_progress else ()
+        self.progress = progress
+        style = kl_loss_style(regularizer.params.kl_loss)
+        self.extra = callable(getattr(regularizer.params, "extra_loss", None))
+        self.networks = networks
+        self.reads_posterior = style == WITH_POSTERIOR or self.extra or networks is not None
+        self.posterior_kl = style == WITH_POSTERIOR
+        self.facts = facts or DataFacts(0, 0, latent_dim)
+        extras = ("extra_loss",) * self.extra + ("networks_loss",) * (networks is not None)
+        self.layout = StatLayout.of_step(latent_dim, extras)
+        self.reads_progress = style != KL_ONLY or self.reads_posterior
+        self.kl_arguments: tuple[Progress, ...] = (progress,) if style != KL_ONLY else ()
         self.bf16 = bf16
         self.parallel = parallel
         self.skip_nonfinite = skip_nonfinite
@@ -51,23 +66,48 @@ class TrainingStep:
         return self.beta.device.type
 
     def loss_and_stats(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The β-VAE loss of ``batch`` and, detached, its statistics (:attr:`layout`)."""
+        """What backward runs on for ``batch`` (the β-VAE loss, plus the objective's networks'
+        loss) and, detached, the statistics (:attr:`layout`)."""
         for transform in self.transforms:
             batch = call_plugin(transform, "apply", batch)
         with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits, mu, logvar = self.network(batch)
+            if self.reads_posterior:
+                logits, mu, logvar, z = self.network(batch, return_z=True)
+            else:
+                logits, mu, logvar = self.network(batch)
         recon = call_plugin(self.loss, "loss", logits.float(), batch)
         kl = kl_per_dim(mu.float(), logvar.float())
-        kl_used = call_plugin(self.regularizer, "kl_loss", kl, *self.kl_arguments)
-        loss = recon + self.beta * kl_used
+        terms: dict[str, torch.Tensor] = {}
+        if self.reads_posterior:
+            posterior = Posterior(mu.float(), logvar.float(), z.float(), kl, self.progress,
+                                  self.facts, self.beta,
+                                  self.networks.networks if self.networks else {})
+            kl_used = call_plugin(self.regularizer, "kl_loss", *(
+                (posterior,) if self.posterior_kl else (kl, *self.kl_arguments)))
+            if self.extra:
+                terms["extra_loss"] = call_plugin(self.regularizer, "extra_loss", posterior)
+            if self.networks is not None:
+                terms["networks_loss"] = call_plugin(self.regularizer, "networks_loss",
+                                                     posterior)
+        else:
+            kl_used = call_plugin(self.regularizer, "kl_loss", kl, *self.kl_arguments)
+        loss = recon + self.beta * kl_used + terms.get("extra_loss", 0.0)
         stats = self.layout.pack({"loss": loss, "recon_loss": recon, "kl_loss": kl_used,
-                                  "kl_raw": kl.sum(1).mean(), "kl_per_dim": kl.mean(0)})
-        return loss, stats.detach()
+                                  "kl_raw": kl.sum(1).mean(), "kl_per_dim": kl.mean(0),
+                                  **terms})
+        return loss + terms.get("networks_loss", 0.0), stats.detach()
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.networks is not None:
+            self.networks.optimizer.zero_grad(set_to_none=True)
 
     def backward_and_step(self, loss: torch.Tensor) -> None:
-        """Backward (weighted by this rank's share under torchrun) and the optimizer's step."""
+        """Backward (weighted by this rank's share under torchrun) and the optimizers' steps."""
         (loss * self.loss_weight if self.parallel else loss).backward()
         self.optimizer.step()
+        if self.networks is not None:
+            self.networks.optimizer.step()
 
     def optimise(self, batch: torch.Tensor) -> torch.Tensor:
         """Loss, backward and optimizer step (gradients must be cleared); returns the stats."""
@@ -78,7 +118,7 @@ class TrainingStep:
     def __call__(self, batch: torch.Tensor) -> torch.Tensor | None:
         """One eager step; with ``skip_nonfinite`` a step whose loss is not finite is skipped
         (one host sync a step) and ``None`` is returned."""
-        self.optimizer.zero_grad(set_to_none=True)
+        self.zero_grad()
         loss, stats = self.loss_and_stats(batch)
         if self.skip_nonfinite and not torch.isfinite(loss):
             self.skipped += 1

@@ -90,6 +90,8 @@ class Trainer:
             "rng": self.world.gather(rng_state(parts.generator)),
             "counters": {**self.clock.state_dict(), "grids_seen": self.state.grids_seen,
                          "skipped_steps": parts.training_step.skipped},
+            **({"objective": networks.state_dict()}
+               if (networks := parts.training_step.networks) else {}),
             "config": self.config.to_dict(),
         }
 
@@ -98,9 +100,12 @@ class Trainer:
         try:
             parts.model.load_state_dict(state["model"])
             parts.optimizer.load_state_dict(state["optimizer"])
+            if parts.training_step.networks is not None:
+                parts.training_step.networks.load_state_dict(state["objective"])
         except (RuntimeError, ValueError, KeyError) as exc:
-            raise VaeframeError(f"{source}: does not fit this run's model or optimizer "
-                                f"(was [model] changed?): {mismatch(exc)}") from None
+            raise VaeframeError(f"{source}: does not fit this run's model, optimizer or "
+                                "objective networks (was [model] or [kl] changed?): "
+                                f"{mismatch(exc)}") from None
         self.state.load_state_dict(state, self.device)
         parts.scheduler.load_state_dict(state["scheduler"])
         self.clock.load_state_dict(state["counters"])
