@@ -62,7 +62,7 @@ class Posterior:
             return self.networks[name]
         except KeyError:
             raise PluginError(f"the objective has no network {name!r}; its networks: "
-                              f"{', '.join(self.networks) or 'none'}") from None
+                              f"{', '.join(self.networks) or 'it has none'}") from None
 
     def frozen(self, name: str) -> Callable[..., Any]:
         """The network ``name`` with its parameters detached: gradients reach the inputs
