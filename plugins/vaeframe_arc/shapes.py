@@ -186,6 +186,26 @@ def _side(_instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
 MAX_DRAWS = 20  # rounds of drawing held-out grids before a canvas is judged too small
 
 
+def fixed_factor_grids(factor: str, count: int, side: int, max_objects: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """``count`` grids that share one value of ``factor`` (drawn as a grid's value is), the
+    other factors drawn as usual: the batches of the FactorVAE score. Grids are drawn and
+    kept when they have that value, so every factor keeps its dependence on the others
+    (orientation on the kind's symmetry)."""
+    _, first = generate(1, side, max_objects, rng)
+    value = first[factor][0]
+    kept: list[np.ndarray] = []
+    found = 0
+    for _ in range(10 * MAX_DRAWS):
+        grids, factors = generate(4 * count, side, max_objects, rng)
+        match = grids[factors[factor] == value][: count - found]
+        kept.append(match)
+        found += len(match)
+        if found == count:
+            return np.concatenate(kept)
+    raise VaeframeError(f"arc-shapes: could not draw {count} grids with {factor} = {value}")
+
+
 def _unseen_heldout(n: int, seen: np.ndarray, side: int, max_objects: int,
                     rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``n`` grids none of which is identical to a grid of ``seen``, drawn in rounds."""
@@ -230,6 +250,11 @@ class ArcShapes:
     @property
     def factor_names(self) -> tuple[str, ...]:
         return factor_names(self.max_objects)
+
+    def fixed_factor_grids(self, factor: str, count: int,
+                           rng: np.random.Generator) -> list[np.ndarray]:
+        """``count`` fresh grids sharing one value of ``factor`` (for the FactorVAE score)."""
+        return list(fixed_factor_grids(factor, count, self.side, self.max_objects, rng))
 
     def load(self) -> GridData:
         train_seed, heldout_seed = np.random.SeedSequence(self.seed).spawn(2)

@@ -51,6 +51,20 @@ def register_kl_regularizers(register: Register) -> None:
     the training device that the engine updates in place, so the result is a pure function
     of the fields, ``kl`` and ``progress``. It must not synchronise with the host.
 
+    Objectives that see the posterior (β-TCVAE, FactorVAE, DIP-VAE) write
+    ``kl_loss(self, posterior: vaeframe.Posterior) -> Tensor`` instead: ``posterior`` holds
+    ``mu``, ``logvar``, the sampled ``z`` the decoder saw, ``kl``, ``progress``, ``beta`` and
+    ``data`` (``vaeframe.DataFacts``: training grids, held-out grids, latent size). They may
+    add ``extra_loss(self, posterior) -> Tensor``, added to the loss without β (the loss is
+    ``recon + β·kl_loss + extra_loss``), and train networks of their own:
+    ``networks(self, latent_dim) -> dict[str, nn.Module]`` with
+    ``networks_loss(self, posterior) -> Tensor`` (required with ``networks``) and, optionally,
+    ``networks_optimizer(self, parameters) -> Optimizer``. The engine builds the networks on
+    the device, trains them in the same backward pass, saves them in every checkpoint and
+    wraps them in DDP under torchrun; ``posterior.frozen(name)`` calls one with its
+    parameters detached (for ``kl_loss`` and ``extra_loss``). The fast paths refuse an
+    objective with networks.
+
     Optional declarations, read by the success criteria, ``--free-bits`` and the report:
 
     - ``floor_field: ClassVar[str]``, the name of the field that holds the KL per dimension
@@ -128,4 +142,9 @@ def register_datasets(register: Register) -> None:
     A dataset class provides ``load(self) -> vaeframe.GridData``: the grids to train on and
     the grids held out for evaluation, each a list of 2-D integer numpy arrays with colours
     0-9 and sides of at most 30.
+
+    Optional, for a dataset with factors: ``fixed_factor_grids(self, factor, count, rng)
+    -> list[numpy.ndarray]``, ``count`` fresh grids sharing one value of ``factor`` (the
+    other factors drawn as usual, from the numpy Generator ``rng``); with it, a run ends
+    with the FactorVAE score beside MIG, DCI and SAP.
     """

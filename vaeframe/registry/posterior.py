@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from vaeframe.errors import PluginError
-
 if TYPE_CHECKING:
     import torch
 
@@ -60,8 +58,8 @@ class Posterior:
         """The objective's network ``name`` (gradients flow into its parameters)."""
         try:
             return self.networks[name]
-        except KeyError:
-            raise PluginError(f"the objective has no network {name!r}; its networks: "
+        except KeyError:  # raised inside the plugin's method, which the error then names
+            raise LookupError(f"the objective has no network {name!r}; its networks: "
                               f"{', '.join(self.networks) or 'it has none'}") from None
 
     def frozen(self, name: str) -> Callable[..., Any]:

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-
 import torch
 
 from vaeframe.config.schema import ComponentConfig, RunConfig
 from vaeframe.errors import PluginError, VaeframeError
-from vaeframe.latents.factor_scores import factor_scores
+from vaeframe.latents.factor_scores import factor_scores, fixed_factor_sampler
 from vaeframe.registry.calls import call_plugin
 from vaeframe.registry.declarations import has_networks
 from vaeframe.registry.types import Logger, RunInfo
@@ -108,7 +107,8 @@ def _scored(trainer: Trainer, config: RunConfig, world: World) -> dict[str, Any]
     if world.is_main:
         with trainer.clock.phase("disentanglement"):
             scores = factor_scores(trainer.model, trainer.parts.data.source,
-                                   config.train.eval_batch_size, config.run.seed)
+                                   config.train.eval_batch_size, config.run.seed,
+                                   fixed_factor_sampler(config.data))
     return run_summary(trainer.record(scores), RunStatus.FINISHED)
 
 

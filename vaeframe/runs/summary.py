@@ -7,8 +7,8 @@ from typing import Any
 
 from vaeframe.rundir.status import RunStatus
 from vaeframe.runs.criteria import evaluate_run
-from vaeframe.training.record import TrainingRecord
 from vaeframe.training.clock import SETUP_PHASES
+from vaeframe.training.record import TrainingRecord
 
 
 def _final(last: Mapping[str, float], last_eval: Mapping[str, float],
