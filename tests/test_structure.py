@@ -35,6 +35,8 @@ CORE_VOCABULARY = {
     "version": {"vaeframe/cli/parser.py", "vaeframe/cli/commands.py"},  # --version, and a
     # plugin package's version
     "threshold": {"vaeframe/runs/criteria.py", "vaeframe/report/table.py"},  # a criterion's key
+    # the FactorVAE score (a metric, Kim & Mnih 2018), not the factor_vae objective
+    "factor_vae": {"vaeframe/latents/factor_scores.py"},
 }
 
 

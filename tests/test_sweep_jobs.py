@@ -232,6 +232,8 @@ def test_resume_skips_every_finished_point(parallel_sweep: tuple[Path, Path, str
     assert len(point_run_dirs(parallel, "J-bad")) == 2
 
 
+# the long points wait at their first step while the gate file exists (see Gate in
+# tests/helper_plugins): they are surely training, and surely not done, when Ctrl-C comes
 THREE_POINTS = """
 [sweep]
 name = "C"
@@ -241,11 +243,14 @@ name = "short"
 [[sweep.points]]
 name = "long-a"
 "train.epochs" = 16
+transforms = [{{ name = "gate", path = "{gate}" }}]
 [[sweep.points]]
 name = "long-b"
 "train.epochs" = 16
 "schedule.max_beta" = 0.3
+transforms = [{{ name = "gate", path = "{gate}" }}]
 """
+HELPERS = Path(__file__).parent / "helper_plugins"
 
 
 def wait_until_training(directory: Path, process: subprocess.Popen[str]) -> None:
@@ -264,14 +269,19 @@ def wait_until_training(directory: Path, process: subprocess.Popen[str]) -> None
 
 @pytest.mark.slow
 def test_ctrl_c_stops_every_point_and_resume_completes_the_sweep(tmp_path: Path) -> None:
-    path = write_sweep(tmp_path, THREE_POINTS)
+    gate = tmp_path / "gate"
+    gate.touch()
+    path = write_sweep(tmp_path, THREE_POINTS.format(gate=gate))
     directory = tmp_path / "sweep"
     process = subprocess.Popen(
-        [str(VAEFRAME), "sweep", str(path), "--jobs", "2", "--threads", "1", "--dir",
-         str(directory), *LONG], env=cli_env(), text=True, stdout=subprocess.PIPE,
+        [str(VAEFRAME), "-p", "vaeframe_test_helpers", "sweep", str(path), "--jobs", "2",
+         "--threads", "1", "--dir", str(directory), *LONG],
+        env=cli_env(PYTHONPATH=str(HELPERS)), text=True, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, start_new_session=True)
     wait_until_training(directory, process)
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the sweep's process group
+    time.sleep(0.5)  # the points have the signal; now let their first step end
+    gate.unlink()
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
@@ -291,7 +301,7 @@ def test_ctrl_c_stops_every_point_and_resume_completes_the_sweep(tmp_path: Path)
     assert command.endswith("--resume") and f"--dir {directory}" in command
     short_summary = next(directory.glob("C-short-*/summary.json"))
     written = short_summary.stat().st_mtime_ns
-    resumed = vaeframe(*shlex.split(command)[1:])
+    resumed = vaeframe(*shlex.split(command)[1:], PYTHONPATH=str(HELPERS))
     assert resumed.returncode == 0, resumed.stderr
     assert "[0] short finished already; skipped" in resumed.stderr
     assert short_summary.stat().st_mtime_ns == written  # not run again

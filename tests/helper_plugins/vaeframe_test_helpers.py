@@ -58,3 +58,24 @@ class Flaky(Logger):
 @hookimpl
 def register_loggers(register):
     register("flaky", Flaky)
+
+
+@attrs.define
+class Gate:
+    """Leaves grids as they are, but blocks every step while the file ``path`` exists: a test
+    holds a run at a known point (its first step) until it has sent its signal."""
+
+    path: str = ""
+
+    def apply(self, grids):
+        import os
+        import time
+
+        while self.path and os.path.exists(self.path):
+            time.sleep(0.01)
+        return grids
+
+
+@hookimpl
+def register_transforms(register):
+    register("gate", Gate)

@@ -377,6 +377,11 @@ _default_registry: Registry | None = None
 _extra_modules: list[str] = []
 
 
+def extra_modules() -> list[str]:
+    """The plugin modules given besides entry points (``-p``), e.g. for a worker process."""
+    return list(_extra_modules)
+
+
 def set_extra_modules(names: Iterable[str]) -> None:
     """Plugin modules to load besides entry points (the CLI's ``-p``); resets the registry."""
     global _default_registry

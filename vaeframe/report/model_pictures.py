@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaeframe.errors import VaeframeError
+from vaeframe.registry.manager import extra_modules, set_extra_modules
 from vaeframe.registry.types import GridData
 from vaeframe.rundir.layout import slug
 from vaeframe.rundir.record import RunRecord
@@ -70,10 +71,13 @@ def _in_worker(record: RunRecord, checkpoint: Path, out: Path) -> Images | str:
         return str(exc)
 
 
-def _one_worker_threads(threads: int) -> None:
+def _start_worker(threads: int, plugins: list[str]) -> None:
+    """A worker's share of the CPUs, and the parent's ``-p`` plugin modules (a spawned
+    process starts without them, and a run may use their components)."""
     import torch
 
     torch.set_num_threads(threads)
+    set_extra_modules(plugins)
 
 
 def _in_workers(runs: Sequence[tuple[RunRecord, Path]], out: Path,
@@ -83,7 +87,8 @@ def _in_workers(runs: Sequence[tuple[RunRecord, Path]], out: Path,
     try:
         pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"),  # never fork torch
-            initializer=_one_worker_threads, initargs=(max(1, available_cpus() // workers),))
+            initializer=_start_worker,
+            initargs=(max(1, available_cpus() // workers), extra_modules()))
     except (OSError, NotImplementedError):
         return None
     try:
