@@ -4,6 +4,7 @@
 [sweep]
 name = "ablation"                                  # optional; default: the file's stem
 grid = { "kl.threshold" = [0.0, 0.3] }             # optional; every combination of the lists
+seeds = [0, 1, 2]                                  # optional; every point once per seed
 slurm = { partition = "gpu", time_min = 120 }      # optional; jobs for --executor slurm
 
 [[sweep.points]]                                   # optional; named points
@@ -12,10 +13,14 @@ schedule = { name = "ultra_conservative" }         # a table value replaces the 
 "kl.threshold" = 0.3                               # a quoted dotted key sets one key
 ```
 
-The points are the named points (or one unnamed point) crossed with the grid; each applies its
-overrides to the rest of the file, exactly as ``vaeframe run FILE --set KEY=VALUE`` would, and
-then the sweep command's own ``--set`` overrides. ``run_points`` runs points in this process,
-one after another; ``vaeframe.sweeps.pool`` runs several at once, each in a process of its own.
+The points are the named points (or one unnamed point) crossed with the grid, and then, with
+``seeds``, with the seeds: a seeded point sets ``run.seed`` and its label ends in ``seed=N``
+(``ultra-seed=1``, run name ``<sweep>-ultra-seed=1``), so the report can group a point's seeds;
+without ``seeds`` the points and their names are those of a sweep that never had them. Each
+point applies its overrides to the rest of the file, exactly as ``vaeframe run FILE --set
+KEY=VALUE`` would, and then the sweep command's own ``--set`` overrides. ``run_points`` runs
+points in this process, one after another; ``vaeframe.sweeps.pool`` runs several at once, each in
+a process of its own.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from vaeframe.config.overrides import (
     parse_assignment,
     parse_path,
     set_path,
+    toml_value,
 )
 from vaeframe.config.schema import RunConfig
 from vaeframe.config.tomlfile import parse_toml
@@ -42,7 +48,8 @@ from vaeframe.registry.manager import Registry
 from vaeframe.rundir.layout import CONFIG_FILE, dirs_named, slug, stamped
 from vaeframe.sweeps.cluster import slurm_options
 
-SWEEP_KEYS = ("grid", "name", "points", "slurm")
+SWEEP_KEYS = ("grid", "name", "points", "seeds", "slurm")
+SEED_KEY = "run.seed"  # what each seed of [sweep] seeds sets
 
 
 @attrs.frozen
@@ -52,6 +59,7 @@ class SweepPoint:
     index: int
     label: str
     overrides: tuple[tuple[str, Any], ...]
+    seed: int | None = None  # with [sweep] seeds: the run.seed it sets (its last override)
 
 
 @attrs.frozen
@@ -63,6 +71,7 @@ class Sweep:
     points: tuple[SweepPoint, ...]
     sets: tuple[str, ...] = ()  # the command's --set KEY=VALUE, applied to every point
     slurm: Mapping[str, Any] = attrs.field(factory=dict)  # [sweep.slurm], for --executor
+    seeds: tuple[int, ...] = ()  # [sweep] seeds; every point is crossed with them
 
 
 def _format_value(value: Any) -> str:
@@ -117,6 +126,15 @@ def _check_sets(sets: Sequence[str]) -> None:
                               f"cannot be set for a sweep: {SWEEP_OWNS}")
 
 
+def _refuse_seed_sets(sets: Sequence[str]) -> None:
+    """With ``seeds``, ``--set run.seed`` would give every seeded point the same seed."""
+    for expression in sets:
+        path, _ = parse_assignment(expression)
+        if path == ["run", "seed"]:
+            raise ConfigError(f"--set {expression}", key_path(path),
+                              f"cannot be set for a sweep with seeds: {SEEDS_OWN}")
+
+
 def _points(table: Mapping[str, Any], source: str) -> list[SweepPoint]:
     unknown = sorted(set(table) - set(SWEEP_KEYS))
     if unknown:
@@ -145,14 +163,61 @@ def _points(table: Mapping[str, Any], source: str) -> list[SweepPoint]:
         rest = {k: v for k, v in point.items() if k != "name"}
         bases.append((label, _overrides(rest, source, where)))
     grid_items = _overrides(grid, source, "sweep.grid")
+    seeds = sweep_seeds(table, source)
+    if seeds:
+        _refuse_seed_overrides(bases, grid_items, source)
     points = []
     for label, overrides in bases:
         for combo in itertools.product(*(values for _, values in grid_items)):
             grid_sets = [(key, value) for (key, _), value in zip(grid_items, combo, strict=True)]
             parts = [label] * bool(label) + [f"{k}={_format_value(v)}" for k, v in grid_sets]
-            points.append(SweepPoint(len(points), "-".join(parts),
-                                     tuple(overrides + grid_sets)))
+            for seed in seeds or [None]:
+                seeded = [] if seed is None else [(SEED_KEY, seed)]
+                points.append(SweepPoint(len(points), "-".join(parts + seed_part(seed)),
+                                         tuple(overrides + grid_sets + seeded), seed))
     return points
+
+
+def seed_part(seed: int | None) -> list[str]:
+    """The part of a seeded point's label that names its seed (``seed=1``); none without."""
+    return [] if seed is None else [f"seed={seed}"]
+
+
+def sweep_seeds(table: Mapping[str, Any], source: str) -> list[int]:
+    """``[sweep] seeds``: distinct non-negative integers, or none when it is not given."""
+    if "seeds" not in table:
+        return []
+    seeds = table["seeds"]
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise ConfigError(source, "sweep.seeds", "expected a non-empty array of distinct "
+                          f"non-negative integers such as [0, 1, 2], got {toml_value(seeds)}")
+    negative = [s for s in seeds if s < 0]
+    if negative:
+        raise ConfigError(source, "sweep.seeds", f"seeds are non-negative integers; "
+                          f"got {negative[0]}")
+    repeated = [s for s in seeds if seeds.count(s) > 1]
+    if repeated:
+        raise ConfigError(source, "sweep.seeds", f"seed {repeated[0]} is given twice; each "
+                          "seed runs every point once")
+    return seeds
+
+
+SEEDS_OWN = "[sweep] seeds sets run.seed of every point; give the seeds there"
+
+
+def _refuse_seed_overrides(bases: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+                           grid_items: Sequence[tuple[str, Any]], source: str) -> None:
+    """With ``seeds``, no point and no grid key may set ``run.seed`` as well."""
+    for i, (_, overrides) in enumerate(bases):
+        for key, _ in overrides:
+            if parse_path(key) == ["run", "seed"]:
+                raise ConfigError(source, _key(f"sweep.points.{i}", key),
+                                  f"cannot be set with [sweep] seeds: {SEEDS_OWN}")
+    for key, _ in grid_items:
+        if parse_path(key) == ["run", "seed"]:
+            raise ConfigError(source, _key("sweep.grid", key),
+                              f"cannot be set with [sweep] seeds: {SEEDS_OWN}")
 
 
 def point_raw(sweep: Sweep, point: SweepPoint, directory: Path) -> dict[str, Any]:
@@ -202,9 +267,12 @@ def load_sweep(path: Path, registry: Registry, sets: Sequence[str] = ()) -> Swee
     run = apply_overrides(raw, registry, sets=sets).raw.get("run", {})
     output_dir = run.get("output_dir", "runs") if isinstance(run, Mapping) else "runs"
     points = _points({k: v for k, v in table.items() if k not in ("name", "slurm")}, str(path))
+    seeds = tuple(sweep_seeds(table, str(path)))
+    if seeds:
+        _refuse_seed_sets(sets)
     slurm = table.get("slurm", {})
     slurm_options(slurm, str(path))  # checked now, used by --executor
-    sweep = Sweep(path, name, str(output_dir), raw, tuple(points), tuple(sets), slurm)
+    sweep = Sweep(path, name, str(output_dir), raw, tuple(points), tuple(sets), slurm, seeds)
     for point in sweep.points:
         point_config(sweep, point, Path(sweep.output_dir), registry)
     return sweep
