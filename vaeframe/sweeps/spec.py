@@ -48,7 +48,7 @@ from vaeframe.registry.manager import Registry
 from vaeframe.rundir.layout import CONFIG_FILE, dirs_named, slug, stamped
 from vaeframe.sweeps.cluster import slurm_options
 
-SWEEP_KEYS = ("grid", "name", "points", "seeds", "slurm")
+SWEEP_KEYS = ("grid", "name", "points", "slurm", "seeds")
 SEED_KEY = "run.seed"  # what each seed of [sweep] seeds sets
 
 
