@@ -1,4 +1,11 @@
-"""Training curves as PNG files: β, non-black accuracy and KL per dimension over epochs."""
+"""Training curves as PNG files: β, non-black accuracy and KL per dimension over epochs, and
+the rate–distortion plane of the final figures.
+
+A group of runs that differ only in their seed (:mod:`vaeframe.report.seeds`) is drawn as its
+mean curve with a shaded band of ±1 sample standard deviation, and in the rate–distortion
+plane as its mean with error bars; the KL heatmap keeps one panel a run (latent dimension i
+of one seed is not dimension i of another).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from vaeframe.report.seeds import RunGroup, mean_std, numbers
 from vaeframe.rundir.record import RunRecord, component_label
 from vaeframe.runs.criteria import ACCURACY_BAR, dims_logged
 
@@ -60,13 +68,32 @@ def _betas(record: RunRecord) -> list[float]:
     return [r["beta"] for r in rows] if rows else list(record.summary.get("beta_history", []))
 
 
-def plot_beta(records: Sequence[RunRecord], path: Path) -> Path:
-    """β (the KL weight) at every epoch, one line a run."""
+BAND_ALPHA = 0.2  # the shaded ±1 std band of a group's curve
+
+
+def _curve(ax: Any, group: RunGroup, series: Sequence[dict[float, float]], index: int) -> None:
+    """A run's line, or a group's mean line with its ±1 std band; ``series`` holds each
+    run's values by epoch, and a group's epoch is averaged over the runs that have it."""
+    epochs = sorted({epoch for values in series for epoch in values})
+    stats = [mean_std(values[e] for values in series if e in values) for e in epochs]
+    means = np.array([m for m, _, _ in stats])
+    label = group.label
+    if group.grouped:
+        label += f" (mean ± std, n={len(group.records)})"
+    (line,) = ax.plot(epochs, means, label=label, **_style(index, len(epochs)))
+    if group.grouped:
+        stds = np.array([s for _, s, _ in stats])
+        ax.fill_between(epochs, means - stds, means + stds, color=line.get_color(),
+                        alpha=BAND_ALPHA, linewidth=0)
+
+
+def plot_beta(groups: Sequence[RunGroup], path: Path) -> Path:
+    """β (the KL weight) at every epoch, one line a run or group."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    for i, record in enumerate(records):
-        betas = _betas(record)
-        ax.plot(range(1, len(betas) + 1), betas, label=record.label, **_style(i, len(betas)))
+    for i, group in enumerate(groups):
+        series = [dict(enumerate(_betas(r), 1)) for r in group.records]
+        _curve(ax, group, series, i)
     ax.set(ylabel="β (KL weight)", title="β per epoch")
     ax.set_ylim(bottom=0)
     _epoch_axis(ax)
@@ -74,16 +101,17 @@ def plot_beta(records: Sequence[RunRecord], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_accuracy(records: Sequence[RunRecord], path: Path) -> Path:
+def plot_accuracy(groups: Sequence[RunGroup], path: Path) -> Path:
     """Non-black accuracy on training and held-out grids at every evaluated epoch."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for ax, split, label in zip(axes, ("train", "heldout"), ("training grids", "held-out grids"),
                                 strict=True):
-        for i, record in enumerate(records):
-            rows = [r for r in record.epochs if f"{split}/nonblack_acc" in r]
-            ax.plot([r["epoch"] for r in rows], [100 * r[f"{split}/nonblack_acc"] for r in rows],
-                    label=record.label, **_style(i, len(rows)))
+        key = f"{split}/nonblack_acc"
+        for i, group in enumerate(groups):
+            series = [{r["epoch"]: 100 * r[key] for r in record.epochs if key in r}
+                      for record in group.records]
+            _curve(ax, group, series, i)
         ax.axhline(100 * ACCURACY_BAR, color="black", linestyle="--", linewidth=1,
                    label=f"seed's bar: {100 * ACCURACY_BAR:.0f}%")
         ax.set(title=f"non-black accuracy, {label}")
@@ -92,6 +120,59 @@ def plot_accuracy(records: Sequence[RunRecord], path: Path) -> Path:
     axes[0].set_ylabel("non-black cells reconstructed exactly (%)")
     _legend_right(axes[1])
     return save_figure(fig, path)
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def rate_distortion(record: RunRecord) -> tuple[float, float] | None:
+    """A run's final rate (``final.kl_raw``: KL in nats, summed over the latent dimensions)
+    and distortion (``final.recon_loss``), if its summary has both."""
+    final = record.summary.get("final")
+    if not isinstance(final, dict):
+        return None
+    found = numbers([final.get("kl_raw")]) + numbers([final.get("recon_loss")])
+    return (found[0], found[1]) if len(found) == 2 else None
+
+
+def plot_rate_distortion(groups: Sequence[RunGroup], path: Path) -> list[str]:
+    """The rate–distortion plane (Alemi et al. 2018, "Fixing a Broken ELBO"): one point a
+    run, a group's mean with ±1 std error bars on both axes (its runs faint behind it), each
+    labelled. Returns the labels of runs and groups without both figures, which are left out."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    missing = []
+    drawn = 0
+    for i, group in enumerate(groups):
+        points = [p for p in map(rate_distortion, group.records) if p is not None]
+        if not points:
+            missing.append(group.label)
+            continue
+        rates, distortions = zip(*points, strict=True)
+        (x, dx, n), (y, dy, _) = mean_std(rates), mean_std(distortions)
+        marker = MARKERS[i % len(MARKERS)]
+        color = f"C{i % 10}"
+        if n > 1:
+            ax.scatter(rates, distortions, marker=marker, color=color, alpha=0.35, s=18)
+            ax.errorbar(x, y, xerr=dx, yerr=dy, fmt=marker, color=color, capsize=4,
+                        markersize=7, label=f"{group.label} (mean ± std, n={n})")
+        else:
+            ax.plot(x, y, marker, color=color, markersize=7, label=group.label)
+        ax.annotate(group.label, (x, y), xytext=(6, 6), textcoords="offset points",
+                    fontsize="small", color=color)
+        drawn += 1
+    if not drawn:
+        ax.text(0.5, 0.5, "no run has final.kl_raw and final.recon_loss", ha="center",
+                va="center", transform=ax.transAxes)
+    ax.set(xlabel="rate R: final KL (nats, summed over latent dimensions)",
+           ylabel="distortion D: final reconstruction loss",
+           title="rate–distortion plane (final epoch, training)")
+    ax.grid(alpha=0.3)
+    if drawn:
+        ax.margins(0.15)
+        _legend_right(ax)
+    save_figure(fig, path)
+    return missing
 
 
 def kl_matrix(record: RunRecord) -> np.ndarray:
