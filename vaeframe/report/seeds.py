@@ -22,8 +22,9 @@ import attrs
 
 from vaeframe.rundir.record import RunRecord
 
-#: the keys of [run] that runs of one group may differ in
-SEED_FREE_KEYS = ("seed", "name", "output_dir")
+SEED_KEY = "run.seed"
+#: the keys (paths of the resolved config) that runs of one group may differ in
+SEED_FREE_KEYS = (SEED_KEY, "run.name", "run.output_dir")
 SEED_PART = re.compile(r"(?:^|-)seed=\d+(?=-|$)")
 
 
@@ -46,7 +47,7 @@ class RunGroup:
     @property
     def seeds(self) -> list[Any]:
         """Each run's ``run.seed``, in the group's order."""
-        return [r.config.get("run", {}).get("seed") for r in self.records]
+        return [_at(r.config, SEED_KEY) for r in self.records]
 
     def where(self, keep: Callable[[RunRecord], bool]) -> RunGroup | None:
         """The group of its runs that ``keep`` keeps (under the same label), if any."""
@@ -57,11 +58,22 @@ class RunGroup:
 def seedless(config: Mapping[str, Any]) -> dict[str, Any]:
     """A resolved config without what may differ between the runs of a group."""
     config = copy.deepcopy(dict(config))
-    run = config.get("run")
-    if isinstance(run, dict):
-        for key in SEED_FREE_KEYS:
-            run.pop(key, None)
+    for key in SEED_FREE_KEYS:
+        *tables, last = key.split(".")
+        table: Any = config
+        for name in tables:
+            table = table.get(name) if isinstance(table, dict) else None
+        if isinstance(table, dict):
+            table.pop(last, None)
     return config
+
+
+def _at(config: Mapping[str, Any], key: str) -> Any:
+    """The value at the dotted ``key`` of a config, ``None`` where there is none."""
+    value: Any = config
+    for name in key.split("."):
+        value = value.get(name) if isinstance(value, Mapping) else None
+    return value
 
 
 def _fingerprint(config: Mapping[str, Any]) -> str:

@@ -50,6 +50,7 @@ from vaeframe.sweeps.cluster import slurm_options
 
 SWEEP_KEYS = ("grid", "name", "points", "slurm", "seeds")
 SEED_KEY = "run.seed"  # what each seed of [sweep] seeds sets
+SEED_PATH = parse_path(SEED_KEY)
 
 
 @attrs.frozen
@@ -130,7 +131,7 @@ def _refuse_seed_sets(sets: Sequence[str]) -> None:
     """With ``seeds``, ``--set run.seed`` would give every seeded point the same seed."""
     for expression in sets:
         path, _ = parse_assignment(expression)
-        if path == ["run", "seed"]:
+        if path == SEED_PATH:
             raise ConfigError(f"--set {expression}", key_path(path),
                               f"cannot be set for a sweep with seeds: {SEEDS_OWN}")
 
@@ -211,11 +212,11 @@ def _refuse_seed_overrides(bases: Sequence[tuple[str, Sequence[tuple[str, Any]]]
     """With ``seeds``, no point and no grid key may set ``run.seed`` as well."""
     for i, (_, overrides) in enumerate(bases):
         for key, _ in overrides:
-            if parse_path(key) == ["run", "seed"]:
+            if parse_path(key) == SEED_PATH:
                 raise ConfigError(source, _key(f"sweep.points.{i}", key),
                                   f"cannot be set with [sweep] seeds: {SEEDS_OWN}")
     for key, _ in grid_items:
-        if parse_path(key) == ["run", "seed"]:
+        if parse_path(key) == SEED_PATH:
             raise ConfigError(source, _key("sweep.grid", key),
                               f"cannot be set with [sweep] seeds: {SEEDS_OWN}")
 
