@@ -94,6 +94,7 @@ def test_a_group_is_labelled_by_what_its_labels_share_without_the_seed() -> None
     assert strip_seed("S-ultra-kl.threshold=0.3-seed=12") == "S-ultra-kl.threshold=0.3"
     assert strip_seed("S-seed=1") == "S" and strip_seed("seed=1-x") == "x"
     assert strip_seed("S-reseed=1") == "S-reseed=1"  # only a whole part names the seed
+    assert strip_seed("S-a-run.seed=2-b") == "S-a-b"  # a grid over run.seed
     # runs of one run file with --set run.seed=N share their name, labelled by directory
     smoke = [record(f"smoke-20260101-10101{s}", config(s, run__name="smoke")) for s in (0, 1)]
     assert group_runs(smoke)[0].label == "smoke"

@@ -25,7 +25,8 @@ from vaeframe.rundir.record import RunRecord
 SEED_KEY = "run.seed"
 #: the keys (paths of the resolved config) that runs of one group may differ in
 SEED_FREE_KEYS = (SEED_KEY, "run.name", "run.output_dir")
-SEED_PART = re.compile(r"(?:^|-)seed=\d+(?=-|$)")
+#: a label's seed: ``seed=N`` of [sweep] seeds, or ``run.seed=N`` of a grid over run.seed
+SEED_PART = re.compile(r"(?:^|-)(?:run\.)?seed=\d+(?=-|$)")
 
 
 @attrs.frozen
@@ -81,7 +82,8 @@ def _fingerprint(config: Mapping[str, Any]) -> str:
 
 
 def strip_seed(label: str) -> str:
-    """``S-ultra-seed=1`` → ``S-ultra``: a label without its ``seed=N`` part."""
+    """``S-ultra-seed=1`` → ``S-ultra``: a label without its ``seed=N`` (or
+    ``run.seed=N``) part."""
     return SEED_PART.sub("", label).strip("-")
 
 
@@ -96,7 +98,7 @@ def common_label(records: Sequence[RunRecord]) -> str:
     labels = [r.label for r in records]
     size = next((i for i, chars in enumerate(zip(*labels, strict=False))
                  if len(set(chars)) > 1), min(map(len, labels)))
-    return labels[0][:size].rstrip("-_") or labels[0]
+    return labels[0][:size].rstrip("-_=.") or labels[0]
 
 
 def group_runs(records: Sequence[RunRecord]) -> list[RunGroup]:
