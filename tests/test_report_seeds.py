@@ -81,13 +81,18 @@ def test_configs_that_differ_only_in_the_seed_are_one_group() -> None:
 
 @pytest.mark.parametrize("change", [
     {"kl__threshold": 0.2}, {"kl": {"name": "none"}}, {"train__epochs": 4},
-    {"train__device": "cuda:1"}, {"data__seed": 1}, {"model__latent_dim": 8},
+    {"train__compile": "graph"}, {"data__seed": 1}, {"model__latent_dim": 8},
     {"schedule__max_beta": 0.1}, {"loggers": []}, {"run__extra": 1},
 ])
 def test_runs_that_differ_in_any_other_key_are_not_grouped(change: dict[str, Any]) -> None:
     runs = [record("a0", config(0)), record("a1", config(1)), record("b2", config(2, **change))]
     groups = group_runs(runs)
     assert [[r.label for r in g.records] for g in groups] == [["a0", "a1"], ["b2"]]
+
+
+def test_seeds_that_ran_on_different_devices_are_one_group() -> None:
+    runs = [record("a0", config(0)), record("a1", config(1, train__device="cuda:1"))]
+    assert [[r.label for r in g.records] for g in group_runs(runs)] == [["a0", "a1"]]
 
 
 def test_a_group_is_labelled_by_what_its_labels_share_without_the_seed() -> None:

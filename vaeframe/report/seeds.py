@@ -23,8 +23,9 @@ import attrs
 from vaeframe.rundir.record import RunRecord
 
 SEED_KEY = "run.seed"
-#: the keys (paths of the resolved config) that runs of one group may differ in
-SEED_FREE_KEYS = (SEED_KEY, "run.name", "run.output_dir")
+#: the keys (paths of the resolved config) that runs of one group may differ in: the seed,
+#: where the run went, and the device it ran on (--devices spreads a point's seeds)
+SEED_FREE_KEYS = (SEED_KEY, "run.name", "run.output_dir", "train.device")
 #: a label's seed: ``seed=N`` of [sweep] seeds, or ``run.seed=N`` of a grid over run.seed
 SEED_PART = re.compile(r"(?:^|-)(?:run\.)?seed=\d+(?=-|$)")
 
