@@ -2,6 +2,7 @@
 
 - ``hookspecs``: one hook per kind of component (the contract plugins implement);
 - ``types``: the types plugins implement or receive (``GridData``, ``Progress``, ``Logger``);
+- ``posterior``: what an objective sees of a batch (``Posterior``, ``DataFacts``);
 - ``kinds``: the kinds of component and where each sits in a run file;
 - ``manager``: entry-point discovery and the registry of components by kind and name;
 - ``calls``: calling into a component, so that every failure names its plugin;

@@ -5,6 +5,8 @@
 - ``fit_loop`` and ``epoch_loop``: epochs, and the batches of one epoch;
 - ``loop_state``: what a checkpoint saves and restores of the loops;
 - ``step`` and ``stats``: one optimisation step and its named statistics;
+- ``objective``: the networks an objective trains (FactorVAE's discriminator), their optimizer;
+- ``record``: what the trainer reports of a run, for its summary.json;
 - ``fastpath``: the step in CUDA graphs or torch.compile;
 - ``evaluation``: held-out and training accuracy, KL and active units;
 - ``checkpointing``: when ``best.pt`` and ``last.pt`` are written;
