@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from conftest import CONFIGS, ROOT, load_plugin, only_run_dir, read_jsonl, run_with_plugin
 
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -25,6 +26,7 @@ def one_error(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_the_guides_objective_reads_the_posterior_and_trains(tmp_path: Path) -> None:
     result = run_with_plugin(tmp_path, "my_objective", guide_example("my_objective.py"),
                              "run", CONFIGS / "smoke.toml", "--set", 'kl={name="decorrelated"}',
@@ -59,6 +61,7 @@ def objective_module(body: str) -> str:
             "    register('broken', Broken)\n").replace("\n            ", "\n    ")
 
 
+@pytest.mark.slow
 def test_a_broken_objective_is_one_error_naming_the_plugin(tmp_path: Path) -> None:
     for case, (body, expected) in BROKEN.items():
         (tmp_path / case).mkdir()
@@ -87,6 +90,7 @@ def test_networks_without_a_loss_to_train_them_are_refused_where_they_register(
     assert problem.startswith("plugin 'netless'") and "no networks_loss(posterior)" in problem
 
 
+@pytest.mark.slow
 def test_a_model_without_return_z_is_refused_for_an_objective_that_needs_z(
         tmp_path: Path) -> None:
     model = '''

@@ -38,6 +38,7 @@ def notes_of(stderr: str) -> list[str]:
 
 # -- the real command --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_free_bits_on_capacity_says_what_it_replaced(tmp_path: Path) -> None:
     result = vaeframe("run", CONFIGS / "capacity.toml", "--free-bits", "0.3",
                       *set_args(*SMALL, f"run.output_dir={tmp_path / 'runs'}"))
@@ -47,6 +48,7 @@ def test_free_bits_on_capacity_says_what_it_replaced(tmp_path: Path) -> None:
     assert resolved["kl"] == {"name": "free_bits", "threshold": 0.3, "per": "sample"}
 
 
+@pytest.mark.slow
 def test_free_bits_on_a_floor_sets_it_without_a_note_and_other_kl_keys_apply_after(
         tmp_path: Path) -> None:
     """smoke.toml's free_bits declares its floor: --free-bits sets it, nothing to say; a
@@ -59,6 +61,7 @@ def test_free_bits_on_a_floor_sets_it_without_a_note_and_other_kl_keys_apply_aft
     assert resolved["kl"] == {"name": "free_bits", "threshold": 0.2, "per": "batch"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("expression", ['kl={name="none"}', "kl.name=none",
                                         "kl.threshold=0.2"])
 @pytest.mark.parametrize("free_bits_first", [True, False])

@@ -193,6 +193,7 @@ WATCHER = '''
 '''
 
 
+@pytest.mark.slow
 def test_monitored_progress_is_the_documented_one_in_a_real_run(tmp_path: Path) -> None:
     """80 grids in batches of 32: 3 steps an epoch, the last one short; 2 epochs, every step
     logged. train/kl/* is the progress of the step just taken, logged with its number (the
@@ -226,6 +227,7 @@ def test_the_guides_floor_example_is_the_tested_regularizer() -> None:
     assert guide_example("my_floor.py") == MY_FLOOR
 
 
+@pytest.mark.slow
 def test_the_guides_example_tests_pass(tmp_path: Path) -> None:
     """The model plugin (two modules) and the tests of the "Testing a plugin" section, run
     by pytest as their author would; then list-plugins finds the guide's components."""
@@ -249,6 +251,7 @@ def test_the_guides_example_tests_pass(tmp_path: Path) -> None:
 
 # -- floor_field and kl_floor ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_free_bits_sets_a_plugins_floor_field_and_gets_criterion_2(tmp_path: Path) -> None:
     path = write_plugin(tmp_path, "my_floor", MY_FLOOR)
     run_file = smoke_with_kl(tmp_path, '[kl]\nname = "mean_floor"')
@@ -266,6 +269,7 @@ def test_free_bits_sets_a_plugins_floor_field_and_gets_criterion_2(tmp_path: Pat
     assert floor["threshold"] == 0.2 and isinstance(floor["passed"], bool)
 
 
+@pytest.mark.slow
 def test_a_class_that_defines_kl_floor_is_refused_where_it_registers(tmp_path: Path) -> None:
     path = write_plugin(tmp_path, "old_floor", OLD_FLOOR)
     listed = vaeframe("-p", "old_floor", "list-plugins", "--json", PYTHONPATH=path)

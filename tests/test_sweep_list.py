@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
 from conftest import CONFIGS, run_with_plugin, vaeframe, write_sweep
 
 
@@ -31,6 +32,7 @@ def test_list_prints_each_points_overrides_and_plugin_modules(tmp_path: Path) ->
         'loss.reduction = "mean"')
 
 
+@pytest.mark.slow
 def test_a_listed_command_runs_the_point_it_names(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path, '''
 [sweep]
