@@ -133,17 +133,3 @@ def command_list_plugins(args: argparse.Namespace) -> int:
         for problem in data["problems"]:
             print(f"  {problem}")
     return 0
-    for kind in KINDS:
-        print(f"{kind}:")
-        for entry in data[kind]:
-            origin = (f"{entry['package']} {entry['version']}" if entry["package"]
-                      else f"module {entry['module']}")
-            print(f"  {entry['name']:<20} {entry['description']}  [{origin}]")
-            for p in entry["parameters"]:
-                default = "required" if p["required"] else f"= {p['default']!r}"
-                print(f"      {p['name']}: {p['type']} {default}")
-    if data["problems"]:
-        print("problems:")
-        for problem in data["problems"]:
-            print(f"  {problem}")
-    return 0

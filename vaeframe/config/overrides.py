@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ import attrs
 
 from vaeframe.config.build import build_config
 from vaeframe.config.schema import RunConfig
-from vaeframe.config.tomlfile import TOMLDecodeError, loads_toml
+from vaeframe.config.tomlfile import TOMLDecodeError, loads_toml, toml_value
 from vaeframe.errors import ConfigError
 from vaeframe.registry.declarations import floor_field
 from vaeframe.registry.kinds import KINDS
@@ -78,20 +77,6 @@ def set_path(raw: dict[str, Any], path: list[str | int], value: Any, flag: str) 
     elif not isinstance(node, dict):
         raise ConfigError(flag, ".".join(map(str, path[:-1])), "is not a table")
     node[last] = value
-
-
-def toml_value(value: Any) -> str:
-    """``value`` as a TOML inline value (``10.0``, ``"batch"``, ``[8, 16]``), for notes."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{key} = {toml_value(item)}"
-                                for key, item in value.items()) + " }"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    return repr(value)
 
 
 @attrs.define

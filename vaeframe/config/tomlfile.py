@@ -3,7 +3,9 @@ and run files, whose syntax errors name the file, line and column."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +34,18 @@ def parse_toml(path: Path) -> dict[str, Any]:
         return loads_toml(text)
     except TOMLDecodeError as exc:
         raise ConfigError(str(path), "", f"invalid TOML: {exc}") from None
+
+
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML inline value (``10.0``, ``"batch"``, ``[8, 16]``, ``{ a = 1 }``), as
+    a run file spells it: for notes and ``sweep --list``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}"
+                                for key, item in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return repr(value)

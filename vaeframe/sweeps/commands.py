@@ -3,12 +3,11 @@ launcher, so that a point runs the same command however it is started."""
 
 from __future__ import annotations
 
-import json
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from vaeframe.config.tomlfile import toml_value
 from vaeframe.sweeps.spec import Sweep, SweepPoint
 
 
@@ -26,20 +25,6 @@ def point_command(sweep: Sweep, point: SweepPoint, directory: Path,
     """The ``vaeframe`` arguments that run ``point`` of ``sweep`` into ``directory``."""
     return [*plugin_args(plugins), "sweep", str(sweep.source), "--point", str(point.index),
             "--dir", str(directory), *set_args(sweep.sets)]
-
-
-def toml_value(value: Any) -> str:
-    """``value`` as a TOML inline value, as a sweep file spells it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{key} = {toml_value(item)}"
-                                for key, item in value.items()) + " }"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    return repr(value)
 
 
 def describe_overrides(point: SweepPoint) -> str:

@@ -39,10 +39,9 @@ from vaeframe.config.overrides import (
     parse_assignment,
     parse_path,
     set_path,
-    toml_value,
 )
 from vaeframe.config.schema import RunConfig
-from vaeframe.config.tomlfile import parse_toml
+from vaeframe.config.tomlfile import parse_toml, toml_value
 from vaeframe.errors import ConfigError
 from vaeframe.registry.manager import Registry
 from vaeframe.rundir.layout import CONFIG_FILE, dirs_named, slug, stamped
