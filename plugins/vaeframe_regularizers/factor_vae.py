@@ -84,6 +84,11 @@ class FactorVAE:
         return torch.optim.Adam(parameters, lr=self.d_lr, betas=(0.5, 0.9))
 
     def networks_loss(self, posterior: Posterior) -> Tensor:
+        """The discriminator's cross-entropy, real and permuted z in one forward pass (under
+        torchrun, DistributedDataParallel expects one forward before each backward)."""
+        import torch
+
         z = posterior.z.detach()
-        network = posterior.network("discriminator")
-        return discriminator_loss(network(z), network(permute_dims(z)))
+        logits = posterior.network("discriminator")(torch.cat([z, permute_dims(z)]))
+        real, permuted = logits.split(z.shape[0])
+        return discriminator_loss(real, permuted)
