@@ -120,9 +120,14 @@ def test_capture_and_logging_are_not_counted_as_training(tmp_path: Path) -> None
     trainer = Trainer(config, create_run_dir(config.run.output_dir, config.run.name),
                       [ComponentConfig("loggers", "slow", logger)])
     trainer.parts.step_function = SlowFirstCall(trainer.parts.step_function)
+    began = time.perf_counter()
     trainer.fit()
+    fitted = time.perf_counter() - began
     assert logger.rows == 12  # 3 epochs of 3 steps, each step and each epoch end
     times = trainer.record().phase_seconds
     assert times["capture"] == 1.5 and times["loggers"] >= 2.4
-    assert trainer.clock.seconds["train"] < 1.2  # three epochs of 96 synthetic grids take ~0.15 s
+    # the phases do not overlap, however loaded the machine: counting the 1.5 s of capture
+    # or the 2.4 s of logging as training would make them add up to more than fit() took
+    train = trainer.clock.seconds["train"]
+    assert train > 0 and train + times["capture"] + times["loggers"] <= fitted + 1e-3
     assert times["setup"] > 0 and times["data"] > 0
