@@ -122,3 +122,35 @@ def read_written_rows(path: Path) -> list[dict]:
 def smoke_args(tmp_path: Path) -> list[str]:
     """``run configs/smoke.toml`` into a temporary output directory."""
     return ["run", str(CONFIGS / "smoke.toml"), "--set", f"run.output_dir={tmp_path / 'runs'}"]
+
+
+SYNC_METHODS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__",
+                "__index__")
+
+
+def host_syncs_of_one_epoch(trainer, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every tensor-to-host call (``.cpu()``, ``.item()``, ...) in one epoch of ``trainer``'s
+    epoch loop, with the step it came at. The optimizers' step counters are left out: Adam
+    keeps them on the host by design, and reading them never waits for a GPU."""
+    import torch
+
+    parts = trainer.parts
+    parts.scheduler.step(1)
+    trainer.state.epoch = 1
+    parts.training_step(parts.data.train[:16])  # creates the optimizers' state
+    networks = parts.training_step.networks
+    optimizers = [parts.optimizer, *([networks.optimizer] if networks else [])]
+    host = {id(s["step"]) for optimizer in optimizers for s in optimizer.state.values()}
+    calls: list[tuple[str, int]] = []
+    for name in SYNC_METHODS:
+        original = getattr(torch.Tensor, name)
+
+        def spy(self, *args, _original=original, _name=name, **kwargs):
+            if id(self) not in host:
+                calls.append((_name, trainer.state.step))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    trainer.epoch_loop.run()
+    monkeypatch.undo()
+    return calls

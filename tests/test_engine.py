@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import tomllib
 import torch
-from conftest import CONFIGS, shared_registry
+from conftest import CONFIGS, host_syncs_of_one_epoch, shared_registry
 
 from vaeframe import Logger
 from vaeframe.config.overrides import configure
@@ -54,8 +54,6 @@ def test_grids_live_on_the_device_as_one_uint8_tensor(tmp_path: Path) -> None:
     assert grids.device == trainer.device
 
 
-SYNC_METHODS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__",
-                "__index__")
 
 
 @pytest.mark.parametrize("kl", ['{name="free_bits", threshold=0.1}',
@@ -66,24 +64,7 @@ def test_training_steps_make_no_host_sync_except_at_logging_steps(
     config = smoke_config(tmp_path, "train.log_every_n_steps=2", "train.batch_size=16",
                           f"kl={kl}")
     trainer = Trainer(config, tmp_path, [])
-    parts = trainer.parts
-    parts.scheduler.step(1)
-    trainer.state.epoch = 1
-    parts.training_step(parts.data.train[:16])  # creates the optimizer's state
-    # Adam keeps its step counters on the host by design (reading them never waits for a GPU)
-    host_counters = {id(state["step"]) for state in parts.optimizer.state.values()}
-    calls: list[tuple[str, int]] = []
-    for name in SYNC_METHODS:
-        original = getattr(torch.Tensor, name)
-
-        def spy(self, *args, _original=original, _name=name, **kwargs):
-            if id(self) not in host_counters:
-                calls.append((_name, trainer.state.step))
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, spy)
-    trainer.epoch_loop.run()  # 96 grids / 16 = 6 steps, logging at 2, 4, 6
-    monkeypatch.undo()
+    calls = host_syncs_of_one_epoch(trainer, monkeypatch)  # 6 steps, logging at 2, 4, 6
     assert trainer.state.step == 6
     assert {step for _, step in calls} <= {2, 4, 6}, calls
     assert [name for name, _ in calls].count("cpu") == 3  # one transfer per logging step

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIGS, only_run_dir, read_jsonl, shared_registry, vaeframe
+from conftest import (
+    CONFIGS,
+    host_syncs_of_one_epoch,
+    only_run_dir,
+    read_jsonl,
+    shared_registry,
+    vaeframe,
+)
 from test_resume import LONG, start, wait_for_epoch
 from vaeframe_arc.shapes import ArcShapes
 
@@ -27,8 +34,6 @@ OBJECTIVES = {
     "dip_vae_i": '{name="dip_vae"}',
     "dip_vae_ii": '{name="dip_vae", kind="ii"}',
 }
-SYNC_METHODS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__",
-                "__index__")
 
 
 def smoke_trainer(tmp_path: Path, *sets: str) -> Trainer:
@@ -57,25 +62,7 @@ def test_no_host_sync_in_the_step_with_each_objective(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kl: str) -> None:
     trainer = smoke_trainer(tmp_path, "train.log_every_n_steps=2", "train.batch_size=16",
                             f"kl={kl}")
-    parts = trainer.parts
-    parts.scheduler.step(1)
-    trainer.state.epoch = 1
-    parts.training_step(parts.data.train[:16])  # creates the optimizers' state
-    host = {id(s["step"]) for opt in (parts.optimizer, *(
-        [parts.training_step.networks.optimizer] if parts.training_step.networks else []))
-        for s in opt.state.values()}
-    calls: list[tuple[str, int]] = []
-    for name in SYNC_METHODS:
-        original = getattr(torch.Tensor, name)
-
-        def spy(self, *args, _original=original, _name=name, **kwargs):
-            if id(self) not in host:
-                calls.append((_name, trainer.state.step))
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, spy)
-    trainer.epoch_loop.run()  # 96 grids / 16 = 6 steps, logging at 2, 4, 6
-    monkeypatch.undo()
+    calls = host_syncs_of_one_epoch(trainer, monkeypatch)  # 6 steps, logging at 2, 4, 6
     assert trainer.state.step == 6
     assert {step for _, step in calls} <= {2, 4, 6}, calls
     assert [name for name, _ in calls].count("cpu") == 3
