@@ -68,6 +68,8 @@ def assert_clear_error(result, *fragments: str) -> None:
         ('[[loggers]]\nname = "jsonl"', "[[loggers]]\nfilename = 'x.jsonl'",
          ["loggers.1.name", "missing required key", "console, jsonl"]),
         ("channels = [8, 16, 16]", 'channels = "8"', ["model.channels", "expected an array"]),
+        ('name = "conv"', 'name = "broadcast"\ncanvas = 40',
+         ["model.canvas", "must be from 8 to 30, got 40"]),
     ],
 )
 def test_bad_value(tmp_path: Path, old: str, new: str, fragments: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""Built-in model architectures: the seed's convolutional β-VAE and a residual variant.
+"""Built-in model architectures: the seed's convolutional β-VAE, a residual variant and a
+spatial broadcast decoder on a canvas.
 
 Each component's fields are the architecture's hyper-parameters; ``build()`` imports torch
 and returns the module (see the ``register_models`` hook for the contract).
@@ -55,7 +56,41 @@ class ResConv:
                               self.coordinates)
 
 
+MIN_CANVAS = 8  # three stride-2 convolutions leave at least one cell
+
+
+def _canvas(_instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if not MIN_CANVAS <= value <= 30:
+        raise ParameterError(attribute.name, f"must be from {MIN_CANVAS} to 30, got {value!r}")
+
+
+@attrs.define
+class Broadcast:
+    """A convolutional encoder and a spatial broadcast decoder (Watters et al. 2019) that
+    read and draw the top-left ``canvas`` × ``canvas`` cells; the rest is predicted as padding.
+
+    On a dataset of small grids (arc-shapes with ``side = 16``: ``canvas = 16``) it spends
+    no work on padding, and the decoder draws each cell from ``z`` and the cell's position,
+    which favours latent dimensions of their own for position factors.
+    """
+
+    latent_dim: int = attrs.field(default=10, validator=at_least(1))
+    canvas: int = attrs.field(default=30, validator=_canvas)  # ≥ the dataset's grid side
+    channels: list[int] = attrs.field(factory=lambda: [32, 64, 128],
+                                      validator=_three_channel_counts)
+    decoder_channels: int = attrs.field(default=32, validator=at_least(1))
+    decoder_layers: int = attrs.field(default=3, validator=at_least(1))
+    group_norm: bool = True
+
+    def build(self) -> nn.Module:
+        from vaeframe_models.broadcast_net import BroadcastBetaVAE
+
+        return BroadcastBetaVAE(self.latent_dim, self.canvas, tuple(self.channels),
+                                self.decoder_channels, self.decoder_layers, self.group_norm)
+
+
 @hookimpl
 def register_models(register):
     register("conv", Conv)
     register("resconv", ResConv)
+    register("broadcast", Broadcast)
