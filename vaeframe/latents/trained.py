@@ -68,17 +68,14 @@ class TrainedRun:
 
     def encode(self, grids: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-variances of ``grids``, each ``(N, latent_dim)``."""
-        mu, logvar = encode_packed(self.model, pack_grids(list(grids), "encode(grids)"),
+        mu, logvar = encode_packed(self.model, _packed(grids, "encode(grids)"),
                                    self.batch_size)
         return mu.numpy(), logvar.numpy()
 
     def decode_logits(self, z: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Logits ``(N, 11, 30, 30)`` of latents ``z`` (class 10 is padding)."""
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32))
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise VaeframeError(f"decode(z): expected latents of shape (N, {self.latent_dim}), "
-                                f"got {tuple(z.shape)}")
-        return decode_latents(self.model, z, self.batch_size)
+        return decode_latents(self.model, checked_codes(z, self.latent_dim, "decode(z)"),
+                              self.batch_size)
 
     def decode(self, z: np.ndarray | torch.Tensor) -> list[np.ndarray]:
         """The most likely grid for each latent, cropped to the size the model predicts."""
@@ -90,7 +87,7 @@ class TrainedRun:
         from vaeframe.registry.calls import call_plugin
         from vaeframe.training.evaluation import evaluate
 
-        packed = pack_grids(list(grids), "evaluate(grids)").to(self.device)
+        packed = _packed(grids, "evaluate(grids)").to(self.device)
         found = evaluate(self.model, packed, self.batch_size,
                          lambda logits, batch: call_plugin(self.config.loss, "loss", logits,
                                                            batch))
@@ -98,7 +95,35 @@ class TrainedRun:
 
     def reconstruct(self, grids: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Each grid encoded to its posterior mean and decoded."""
-        return self.decode(self.encode(grids)[0])
+        mu, _ = encode_packed(self.model, _packed(grids, "reconstruct(grids)"), self.batch_size)
+        return self.decode(mu)
+
+
+def _packed(grids: Sequence[np.ndarray], source: str) -> torch.Tensor:
+    """``grids`` packed by :func:`pack_grids`, or one error if they are not a sequence."""
+    if isinstance(grids, (str, bytes)) or not hasattr(grids, "__len__"):
+        raise VaeframeError(f"{source}: expected a list of 2-D grids, got "
+                            f"{type(grids).__name__}")
+    return pack_grids(list(grids), source)
+
+
+def checked_codes(z: object, latent_dim: int, source: str) -> torch.Tensor:
+    """``z`` as a float32 ``(N, latent_dim)`` tensor of finite numbers, or one
+    :class:`VaeframeError` naming ``source`` and what is wrong."""
+    try:
+        array = np.asarray(z.detach().cpu() if isinstance(z, torch.Tensor) else z,
+                           dtype=np.float32)
+    except (TypeError, ValueError):
+        raise VaeframeError(f"{source}: latents must be numbers in an array of shape "
+                            f"(N, {latent_dim}); got ragged rows or non-numbers") from None
+    if array.ndim != 2 or array.shape[1] != latent_dim:
+        raise VaeframeError(f"{source}: expected latents of shape (N, {latent_dim}), "
+                            f"got {array.shape}")
+    bad = ~np.isfinite(array).all(axis=1)
+    if bad.any():
+        raise VaeframeError(f"{source}: latent {int(np.flatnonzero(bad)[0])} holds NaN or "
+                            "infinity; latents must be finite")
+    return torch.from_numpy(array)
 
 
 def _checkpoint(run_dir: Path, which: str) -> Path:

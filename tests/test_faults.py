@@ -1,0 +1,100 @@
+"""When things go wrong: bad inputs to the public API are one VaeframeError that names the
+grid or latent and what is wrong, and reading a run never changes its directory."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CONFIGS, only_run_dir, vaeframe
+
+import vaeframe as vf
+
+GOOD = np.zeros((3, 3), dtype=np.int64)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("faults")
+    result = vaeframe("run", CONFIGS / "smoke.toml", "--set", f"run.output_dir={out}")
+    assert result.returncode == 0, result.stderr
+    return only_run_dir(out)
+
+
+def fingerprint(run_dir: Path) -> dict[str, str]:
+    """Every file of a run directory with the hash of its bytes."""
+    return {str(p.relative_to(run_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+BAD_GRIDS = [
+    pytest.param([GOOD, np.full((3, 3), 1.5)], "grid 1 holds 1.5, not a whole number",
+                 id="float-colour"),
+    pytest.param([GOOD, [[1, 2, 3], [4, 5]]], "grid 1 is ragged", id="ragged"),
+    pytest.param([GOOD, np.full((2, 2), np.nan)], "grid 1 holds NaN or infinity", id="nan"),
+    pytest.param([np.full((2, 2), np.inf)], "grid 0 holds NaN or infinity", id="infinity"),
+    pytest.param([GOOD, np.full((2, 2), 12)], "grid 1 has colours outside 0-9", id="colour-12"),
+    pytest.param([np.full((2, 2), -1)], "grid 0 has colours outside 0-9", id="negative"),
+    pytest.param([np.zeros((31, 3), dtype=int)], "grid 0 has shape (31, 3)", id="side-31"),
+    pytest.param([np.zeros((0, 3), dtype=int)], "grid 0 has shape (0, 3)", id="empty"),
+    pytest.param([np.zeros((2, 2, 2), dtype=int)], "grid 0 has shape (2, 2, 2)", id="3-d"),
+    pytest.param([np.zeros(4, dtype=int)], "grid 0 has shape (4,)", id="1-d"),
+    pytest.param([np.zeros((2, 2), dtype=bool)], "grid 0 has dtype bool", id="bool"),
+    pytest.param([[["a", "b"], ["c", "d"]]], "grid 0 has dtype <U1", id="strings"),
+    pytest.param([GOOD, [[1, None], [2, 3]]], "grid 1 is ragged or holds non-numbers",
+                 id="none-cell"),
+]
+
+
+@pytest.mark.parametrize(("grids", "message"), BAD_GRIDS)
+@pytest.mark.parametrize("method", ["encode", "reconstruct", "evaluate"])
+def test_bad_grids_are_one_error_naming_the_grid(smoke_run: Path, method: str, grids: list,
+                                                  message: str) -> None:
+    run = vf.load_run(smoke_run)
+    before = fingerprint(smoke_run)
+    with pytest.raises(vf.VaeframeError) as caught:
+        getattr(run, method)(grids)
+    assert message in str(caught.value) and f"{method}(grids)" in str(caught.value)
+    assert fingerprint(smoke_run) == before
+
+
+@pytest.mark.parametrize(("grids", "message"), BAD_GRIDS[:5])
+def test_nonblack_accuracy_checks_both_sides(grids: list, message: str) -> None:
+    good = [GOOD] * len(grids)
+    with pytest.raises(vf.VaeframeError, match="nonblack_accuracy\\(grids\\): "):
+        vf.nonblack_accuracy(grids, good)
+    with pytest.raises(vf.VaeframeError) as caught:
+        vf.nonblack_accuracy(good, grids)
+    assert "nonblack_accuracy(predicted)" in str(caught.value) and message in str(caught.value)
+
+
+def test_nonblack_accuracy_of_unequal_lists_says_what_to_give() -> None:
+    with pytest.raises(vf.VaeframeError, match="2 grids but 1 predictions"):
+        vf.nonblack_accuracy([GOOD, GOOD], [GOOD])
+
+
+def test_whole_numbers_stored_as_floats_are_colours(smoke_run: Path) -> None:
+    run = vf.load_run(smoke_run)
+    as_floats = np.full((3, 3), 2.0)
+    assert np.array_equal(run.encode([as_floats])[0], run.encode([as_floats.astype(int)])[0])
+    assert vf.nonblack_accuracy([as_floats], [as_floats.astype(np.uint8)]) == 1.0
+
+
+@pytest.mark.parametrize(("codes", "message"), [
+    pytest.param(np.full((2, 4), np.nan), "latent 0 holds NaN or infinity", id="nan"),
+    pytest.param([[0, 0, 0, 0], [0, 0, np.inf, 0]], "latent 1 holds NaN or infinity",
+                 id="infinity"),
+    pytest.param(np.zeros((2, 3)), r"expected latents of shape (N, 4), got (2, 3)",
+                 id="wrong-length"),
+    pytest.param(np.zeros(4), r"expected latents of shape (N, 4), got (4,)", id="1-d"),
+    pytest.param([[0, 0, 0, 0], [0, 0]], "ragged rows or non-numbers", id="ragged"),
+    pytest.param([["a", "b", "c", "d"]], "ragged rows or non-numbers", id="strings"),
+])
+@pytest.mark.parametrize("method", ["decode", "decode_logits"])
+def test_bad_latents_are_one_error(smoke_run: Path, method: str, codes, message: str) -> None:
+    run = vf.load_run(smoke_run)
+    with pytest.raises(vf.VaeframeError) as caught:
+        getattr(run, method)(codes)
+    assert message in str(caught.value) and str(caught.value).startswith("decode(z): ")
