@@ -98,3 +98,40 @@ def test_bad_latents_are_one_error(smoke_run: Path, method: str, codes, message:
     with pytest.raises(vf.VaeframeError) as caught:
         getattr(run, method)(codes)
     assert message in str(caught.value) and str(caught.value).startswith("decode(z): ")
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("bogus", "--device = 'bogus' is not a device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),
+    ("cpu:0", "--device = 'cpu:0' is not a device"),
+    ("cuda:x", "--device = 'cuda:x' is not a device"),
+])
+def test_encode_device_that_is_not_a_device_names_the_flag(smoke_run: Path, tmp_path: Path,
+                                                            device: str, message: str) -> None:
+    before = fingerprint(smoke_run)
+    result = vaeframe("encode", smoke_run, "--device", device, "--out", tmp_path / "z.npz")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {message}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "z.npz").exists() and fingerprint(smoke_run) == before
+
+
+def test_encode_on_a_gpu_this_machine_lacks_names_the_flag_not_the_checkpoint(
+        smoke_run: Path, tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    result = vaeframe("encode", smoke_run, "--device", "cuda", "--out", tmp_path / "z.npz")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: --device = 'cuda', but no CUDA device is available")
+    assert "checkpoint" not in result.stderr
+
+
+@pytest.mark.parametrize("device", ["bogus", "cuda:99"])
+def test_load_run_device_is_checked_before_the_run_is_read(smoke_run: Path, device: str) -> None:
+    import torch
+
+    if device == "cuda:99" and not torch.cuda.is_available():
+        device = "cuda"
+    with pytest.raises(vf.VaeframeError, match=r"^load_run\(device\) = "):
+        vf.load_run(smoke_run, device=device)

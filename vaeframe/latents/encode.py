@@ -111,7 +111,7 @@ def encode_command(run_dir: Path, out: Path, name: str | None, sets: Sequence[st
                    split: str, checkpoint: str, device: str) -> tuple[Path, int, int]:
     """``vaeframe encode``: returns the file written, its number of rows and latent size."""
     check_format(out)  # before any work
-    run = load_run(run_dir, checkpoint, device)
+    run = load_run(run_dir, checkpoint, device, device_source="--device")
     component = data_config(run, name, sets)
     table = encoded_table(run, load_grid_data(component), component.name, split)
     write_table(table, out)

@@ -28,6 +28,7 @@ from vaeframe.rundir.checkpoint import load_checkpoint, mismatch
 from vaeframe.rundir.layout import CHECKPOINT_NAMES, CONFIG_FILE, checkpoint_path
 from vaeframe.rundir.record import RunRecord, read_run
 from vaeframe.training.data import load_grid_data
+from vaeframe.training.devices import resolve_device
 from vaeframe.training.model import build_model
 
 
@@ -140,9 +141,14 @@ def _checkpoint(run_dir: Path, which: str) -> Path:
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best",
-             device: str | torch.device = "cpu") -> TrainedRun:
+             device: str | torch.device = "cpu", device_source: str = "load_run(device)"
+             ) -> TrainedRun:
     """Load a run directory's model from ``checkpoint`` (``"best"``: best held-out accuracy,
-    or ``"last"``) onto ``device``, whichever device it was trained on."""
+    or ``"last"``) onto ``device``, whichever device it was trained on. A device this
+    machine lacks is an error naming ``device_source`` (the argument or flag it came from),
+    before the run is read."""
+    if not isinstance(device, torch.device):
+        device = resolve_device(str(device), device_source)
     run_dir = Path(run_dir)
     record = read_run(run_dir)
     return open_checkpoint(record, _checkpoint(run_dir, checkpoint), device)
