@@ -4,11 +4,16 @@ grid or latent and what is wrong, and reading a run never changes its directory.
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CONFIGS, only_run_dir, vaeframe
+from conftest import CONFIGS, cli_env, only_run_dir, vaeframe
 
 import vaeframe as vf
 
@@ -135,3 +140,98 @@ def test_load_run_device_is_checked_before_the_run_is_read(smoke_run: Path, devi
         device = "cuda"
     with pytest.raises(vf.VaeframeError, match=r"^load_run\(device\) = "):
         vf.load_run(smoke_run, device=device)
+
+
+def damaged_copy(smoke_run: Path, tmp_path: Path, *, torn: bool = False,
+                 no_summary: bool = False) -> Path:
+    """A copy of the smoke run as a kill leaves one: a half-written last row, no summary."""
+    copy = tmp_path / "damaged"
+    shutil.copytree(smoke_run, copy)
+    if torn:
+        with (copy / "metrics.jsonl").open("a", encoding="utf-8") as history:
+            history.write('{"epoch": 4, "epoch/lo')
+    if no_summary:
+        (copy / "summary.json").unlink()
+    return copy
+
+
+def test_load_run_ignores_a_torn_last_row_with_a_warning(smoke_run: Path, tmp_path: Path
+                                                         ) -> None:
+    copy = damaged_copy(smoke_run, tmp_path, torn=True)
+    before = fingerprint(copy)
+    with pytest.warns(vf.RunDirWarning, match=r"metrics\.jsonl:\d+: ignored a torn last line"):
+        run = vf.load_run(copy)
+    assert run.record.history == vf.load_run(smoke_run).record.history
+    assert fingerprint(copy) == before
+
+
+def test_a_bad_row_before_the_last_is_still_an_error(smoke_run: Path, tmp_path: Path) -> None:
+    copy = damaged_copy(smoke_run, tmp_path)
+    rows = (copy / "metrics.jsonl").read_text().splitlines()
+    (copy / "metrics.jsonl").write_text("\n".join([rows[0], "{not json", *rows[1:]]) + "\n")
+    with pytest.raises(vf.VaeframeError, match=r"metrics\.jsonl:2: not a JSON line"):
+        vf.load_run(copy)
+
+
+@pytest.mark.parametrize("command", ["encode", "report"])
+def test_read_only_commands_read_a_torn_history_and_write_nothing_into_the_run(
+        smoke_run: Path, tmp_path: Path, command: str) -> None:
+    copy = damaged_copy(smoke_run, tmp_path, torn=True)
+    before = fingerprint(copy)
+    result = vaeframe(command, copy, "--out", tmp_path / ("z.npz" if command == "encode"
+                                                          else "report"))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings and all("ignored a torn last line" in w for w in warnings)
+    assert "Traceback" not in result.stderr and fingerprint(copy) == before
+
+
+def test_a_run_without_summary_opens_from_its_checkpoint_and_says_so(
+        smoke_run: Path, tmp_path: Path) -> None:
+    copy = damaged_copy(smoke_run, tmp_path, no_summary=True)
+    with pytest.warns(vf.RunDirWarning, match="no summary.json .*read from its checkpoints"):
+        run = vf.load_run(copy, checkpoint="last")
+    assert run.summary["status"] == "unknown" and run.summary["name"] == "smoke"
+    mu, _ = run.encode([GOOD])
+    assert mu.shape == (1, 4) and np.isfinite(mu).all()
+
+
+def test_an_empty_directory_is_still_not_a_run(tmp_path: Path) -> None:
+    (tmp_path / "checkpoints").mkdir()
+    with pytest.raises(vf.VaeframeError, match=r"not a vaeframe run directory \(no summary"):
+        vf.load_run(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_run_killed_during_training_opens_reports_and_resumes(tmp_path: Path) -> None:
+    """The reproduction: kill -9 while training; load_run, encode and report read the run
+    from its last checkpoint, and --resume finishes it."""
+    out = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vaeframe", "run", str(CONFIGS / "smoke.toml"), "--epochs", "8",
+         "--set", f"run.output_dir={out}", "--set", "data.num_train=384",
+         "--set", "train.batch_size=8"], env=cli_env(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*/checkpoints/last.pt")):
+        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint came"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.kill()
+    process.wait()
+    run_dir = only_run_dir(out)
+    assert not (run_dir / "summary.json").exists()
+    before = fingerprint(run_dir)
+    with pytest.warns(vf.RunDirWarning):
+        run = vf.load_run(run_dir, checkpoint="last")
+    assert run.summary["status"] == "unknown" and run.latent_dim == 4
+    for command, target in (("encode", "z.npz"), ("report", "report")):
+        result = vaeframe(command, run_dir, "--checkpoint", "last", "--out", tmp_path / target
+                          ) if command == "encode" else vaeframe(command, run_dir, "--out",
+                                                                 tmp_path / target)
+        assert result.returncode == 0, result.stderr
+        assert "warning: " in result.stderr and "Traceback" not in result.stderr
+    assert fingerprint(run_dir) == before
+    resumed = vaeframe("run", "--resume", run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "finished"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from vaeframe.training import clock as _clock  # noqa: F401
 
 # isort: split
-from vaeframe.errors import ConfigError, PluginError, TrainingError, VaeframeError
+from vaeframe.errors import ConfigError, PluginError, RunDirWarning, TrainingError, VaeframeError
 from vaeframe.grids import (
     NUM_CLASSES,
     NUM_COLOURS,
@@ -67,6 +67,7 @@ __all__ = [
     "PluginError",
     "Posterior",
     "Progress",
+    "RunDirWarning",
     "RunInfo",
     "TrainedRun",
     "TrainingError",

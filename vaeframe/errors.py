@@ -28,3 +28,8 @@ class TrainingError(VaeframeError):
     """Training stopped for a reason the user should see (for example a non-finite loss)."""
 
     exit_code = 1
+
+
+class RunDirWarning(UserWarning):
+    """A run directory was read around damage: a torn last history line was ignored, or a
+    run without summary.json was opened from its checkpoint."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -16,11 +17,21 @@ from vaeframe.cli.commands import (
 )
 from vaeframe.cli.parser import build_parser
 from vaeframe.cli.sweep import sweep_command
-from vaeframe.errors import VaeframeError
+from vaeframe.errors import RunDirWarning, VaeframeError
 from vaeframe.registry.manager import set_extra_modules
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *args: object,
+                  _default: object = warnings.showwarning, **kwargs: object) -> None:
+    """Run-directory warnings as one ``warning:`` line; others as Python shows them."""
+    if issubclass(category, RunDirWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        _default(message, category, *args, **kwargs)  # type: ignore[operator]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     args = build_parser().parse_args(argv)
     set_extra_modules([*args.plugins, *args.command_plugins])
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ import attrs
 
 from vaeframe.config.legacy import upgrade_run_dir_config
 from vaeframe.config.tomlfile import TOMLDecodeError, loads_toml
-from vaeframe.errors import VaeframeError
+from vaeframe.errors import RunDirWarning, VaeframeError
 from vaeframe.registry.declarations import Declared, declarations
-from vaeframe.rundir.layout import CONFIG_FILE, DEFAULT_HISTORY_FILE, SUMMARY_FILE
+from vaeframe.rundir.layout import CHECKPOINTS, CONFIG_FILE, DEFAULT_HISTORY_FILE, SUMMARY_FILE
+from vaeframe.rundir.status import RunStatus
 
 
 def epoch_rows(history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -82,24 +84,45 @@ def _history_file(run_dir: Path, summary: dict[str, Any]) -> Path:
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines history. A last line that does not parse is what a kill
+    during a write leaves: it is ignored with a :class:`RunDirWarning`; a bad line before
+    the last is an error."""
     if not path.is_file():
         return []
+    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if line.strip()]
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for index, (number, line) in enumerate(lines):
         try:
             rows.append(json.loads(line))
         except ValueError:
+            if index == len(lines) - 1:
+                warnings.warn(f"{path}:{number}: ignored a torn last line (a run killed while "
+                              "writing it)", RunDirWarning, stacklevel=3)
+                break
             raise VaeframeError(f"{path}:{number}: not a JSON line") from None
     return rows
 
 
+def _summary(run_dir: Path) -> dict[str, Any]:
+    """summary.json; for a run killed before writing one that has a checkpoint, a summary
+    that says so (``status: "unknown"``), with a :class:`RunDirWarning`."""
+    path = run_dir / SUMMARY_FILE
+    has_checkpoint = any((run_dir / CHECKPOINTS).glob("*.pt"))
+    if path.exists() or not (has_checkpoint and (run_dir / CONFIG_FILE).is_file()):
+        return _read_json(path, run_dir)
+    warnings.warn(f"{run_dir}: no {SUMMARY_FILE} (the run was killed, or is still running); "
+                  "read from its checkpoints", RunDirWarning, stacklevel=3)
+    return {"name": run_dir.name, "status": str(RunStatus.UNKNOWN),
+            "status_note": f"no {SUMMARY_FILE}: killed, or still running"}
+
+
 def read_run(run_dir: Path) -> RunRecord:
-    """Read one run directory; anything missing or malformed is a clear error."""
+    """Read one run directory; anything missing or malformed is a clear error, except what a
+    kill leaves (see :func:`_summary` and :func:`_read_history`)."""
     if not run_dir.is_dir():
         raise VaeframeError(f"{run_dir}: no such run directory")
-    summary = _read_json(run_dir / SUMMARY_FILE, run_dir)
+    summary = _summary(run_dir)
     try:
         config = loads_toml((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -108,6 +131,8 @@ def read_run(run_dir: Path) -> RunRecord:
     except (OSError, TOMLDecodeError) as exc:
         raise VaeframeError(f"{run_dir / CONFIG_FILE}: unreadable ({exc})") from None
     config = upgrade_run_dir_config(config)
+    if "name" not in summary or summary.get("status") == RunStatus.UNKNOWN:
+        summary["name"] = str(config.get("run", {}).get("name", run_dir.name))
     history = _read_history(_history_file(run_dir, summary))
     return RunRecord(run_dir, summary, config, history, str(summary.get("name", run_dir.name)))
 

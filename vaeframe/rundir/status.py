@@ -11,6 +11,7 @@ class RunStatus(str, enum.Enum):
     FINISHED = "finished"
     INTERRUPTED = "interrupted"  # stopped by a signal after saving a checkpoint
     FAILED = "failed"
+    UNKNOWN = "unknown"  # read back only: no summary.json (killed, or still running)
 
     def __str__(self) -> str:
         return self.value
