@@ -235,3 +235,72 @@ def test_a_run_killed_during_training_opens_reports_and_resumes(tmp_path: Path) 
     resumed = vaeframe("run", "--resume", run_dir)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "finished"
+
+
+@pytest.fixture(scope="module")
+def other_latent_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """last.pt of a smoke run with latent_dim 3 (the smoke run's is 4)."""
+    out = tmp_path_factory.mktemp("other")
+    result = vaeframe("run", CONFIGS / "smoke.toml", "--epochs", "1", "--set",
+                      f"run.output_dir={out}", "--set", "model.latent_dim=3")
+    assert result.returncode == 0, result.stderr
+    return only_run_dir(out) / "checkpoints" / "last.pt"
+
+
+@pytest.mark.parametrize("args", [[], ["--epochs", "3"], ["--epochs", "5"]])
+def test_a_refused_resume_changes_nothing_in_the_run(smoke_run: Path, tmp_path: Path,
+                                                      other_latent_checkpoint: Path,
+                                                      args: list[str]) -> None:
+    """The reproduction: a checkpoint that does not fit is refused before config.toml or
+    summary.json is rewritten; the finished run still says it finished."""
+    copy = damaged_copy(smoke_run, tmp_path)
+    shutil.copy(other_latent_checkpoint, copy / "checkpoints" / "last.pt")
+    before = fingerprint(copy)
+    result = vaeframe("run", "--resume", copy, *args)
+    assert result.returncode == 2, result.stderr
+    assert "does not fit this run's model, optimizer or" in result.stderr
+    assert result.stderr.count("error: ") == 1 and "Traceback" not in result.stderr
+    assert fingerprint(copy) == before
+    assert json.loads((copy / "summary.json").read_text())["status"] == "finished"
+
+
+def test_a_resume_with_an_unreadable_checkpoint_changes_nothing(smoke_run: Path,
+                                                                tmp_path: Path) -> None:
+    copy = damaged_copy(smoke_run, tmp_path)
+    (copy / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
+    before = fingerprint(copy)
+    result = vaeframe("run", "--resume", copy, "--epochs", "5")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "last.pt" in result.stderr and fingerprint(copy) == before
+
+
+def test_resume_drops_a_torn_last_row_and_says_so(smoke_run: Path, tmp_path: Path) -> None:
+    """The reproduction: a half-written last row of a finished run's metrics.jsonl; resume
+    extends the run and the history holds whole rows only."""
+    copy = damaged_copy(smoke_run, tmp_path, torn=True)
+    result = vaeframe("run", "--resume", copy, "--epochs", "5")
+    assert result.returncode == 0, result.stderr
+    assert "note: metrics.jsonl: dropped a torn last line" in result.stderr
+    rows = [json.loads(line) for line in (copy / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows if "epoch/loss" in r] == [1, 2, 3, 4, 5]
+    assert json.loads((copy / "summary.json").read_text())["status"] == "finished"
+
+
+def test_trim_history_keeps_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
+    history = tmp_path / "h.csv"
+    history.write_text("1,a\n2,b\n3,c\n4,d\n5,")
+
+    def step_of(line: str) -> int:
+        step, value = line.split(",")
+        if not value.strip():
+            raise ValueError("a torn row")
+        return int(step)
+
+    assert vf.trim_history(history, 2, step_of) == (
+        "h.csv: dropped 2 row(s) past the checkpoint (step 2) and a torn last line")
+    assert history.read_text() == "1,a\n2,b\n"
+    assert vf.trim_history(history, 2, step_of) is None and history.read_text() == "1,a\n2,b\n"
+    history.write_text("1,a\nbad\n3,c\n")
+    with pytest.raises(ValueError):
+        vf.trim_history(history, 5, lambda line: int(line.split(",")[0]))
+    assert history.read_text() == "1,a\nbad\n3,c\n"

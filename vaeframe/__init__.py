@@ -23,6 +23,7 @@ from vaeframe.grids import (
 from vaeframe.registry.hookspecs import hookimpl
 from vaeframe.registry.posterior import DataFacts, Posterior
 from vaeframe.registry.types import GridData, Logger, Progress, RunInfo
+from vaeframe.rundir.history import trim_history
 from vaeframe.training.beta import BetaScheduler, get_beta_schedule, make_schedule
 from vaeframe.validators import ParameterError, at_least, greater_than, one_of
 from vaeframe.version import __version__
@@ -84,6 +85,7 @@ __all__ = [
     "one_hot_grids",
     "one_of",
     "pack_grids",
+    "trim_history",
     "unseen",
     "unseen_mask",
 ]

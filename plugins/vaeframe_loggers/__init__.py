@@ -4,13 +4,14 @@ TensorBoard and MLflow."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import attrs
 
-from vaeframe import Logger, RunInfo, hookimpl
+from vaeframe import Logger, RunInfo, VaeframeError, hookimpl, trim_history
 from vaeframe_loggers.mlflow_logger import MlflowLogger
 from vaeframe_loggers.tensorboard_logger import TensorboardLogger
 from vaeframe_loggers.wandb_logger import WandbLogger
@@ -134,17 +135,15 @@ class JsonlLogger(Logger):
     def open(self, run: RunInfo) -> None:
         path = Path(run.run_dir, self.filename)
         if run.resumed and path.exists():
-            self._keep_rows_up_to(path, run.resume_step)
+            try:
+                note = trim_history(path, run.resume_step, lambda line: json.loads(line)["step"])
+            except (ValueError, KeyError) as exc:
+                raise VaeframeError(f"{path}: a row before the last is not a JSON row with a "
+                                    f"step ({exc}); the history cannot be trimmed to the "
+                                    "checkpoint") from None
+            if note:
+                print(f"note: {note}", file=sys.stderr)
         self._handle = path.open("a", encoding="utf-8")
-
-    @staticmethod
-    def _keep_rows_up_to(path: Path, step: int) -> None:
-        """Drop rows logged after the checkpoint a resumed run continues from."""
-        kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
-                if line.strip() and json.loads(line)["step"] <= step]
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text("".join(kept), encoding="utf-8")
-        temporary.replace(path)
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         assert self._handle is not None, "log() before open()"

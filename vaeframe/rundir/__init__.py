@@ -4,5 +4,6 @@
 - ``status``: the statuses a run ends in (``finished``, ``interrupted``, ``failed``);
 - ``checkpoint``: the checkpoint format, atomic writes and reading one back;
 - ``writer``: the background thread that writes checkpoints;
-- ``record``: a run directory read back (summary.json, config.toml, the history).
+- ``record``: a run directory read back (summary.json, config.toml, the history);
+- ``history``: a resumed run's history trimmed back to its checkpoint.
 """

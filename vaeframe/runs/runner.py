@@ -118,7 +118,10 @@ def _run(config: RunConfig, resume_dir: Path | None, world: World, device: torch
     last = checkpoint_path(run_dir, "last")
     checkpoint = None if resume_dir is None else load_checkpoint(last)
     resolved = config.to_dict()
-    if world.is_main:
+    # a resume is all or nothing: nothing in the run directory changes until its checkpoint
+    # has loaded into this run's model and optimizer
+    committed = resume_dir is None
+    if world.is_main and committed:
         (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved), encoding="utf-8")
     opened: list[ComponentConfig] = []
     status, summary, trainer, close_failures = RunStatus.FAILED, None, None, []
@@ -127,6 +130,10 @@ def _run(config: RunConfig, resume_dir: Path | None, world: World, device: torch
             trainer = Trainer(config, run_dir, opened, stop, world, started, device)
             if checkpoint is not None:
                 trainer.load_state_dict(checkpoint, last)
+                if world.is_main:
+                    (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved),
+                                                       encoding="utf-8")
+                committed = True
             info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
                            resumed=checkpoint is not None,
                            resume_step=trainer.state.step if checkpoint is not None else 0)
@@ -144,17 +151,27 @@ def _run(config: RunConfig, resume_dir: Path | None, world: World, device: torch
             status = RunStatus.INTERRUPTED
             raise
         finally:
-            if summary is None:
-                summary = (run_summary(trainer.record(), status) if trainer else
-                           {"name": config.run.name, "status": str(status),
-                            "run_dir": str(run_dir)})
-            summary = {**summary, **history_file(config.loggers)}
-            if world.is_main:
-                (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n",
-                                                    encoding="utf-8")
-            close_failures = close_loggers(opened, summary, status)
-            for failure in close_failures:
-                print(f"warning: {failure}", file=sys.stderr)
+            if committed:
+                summary, close_failures = _close(config, run_dir, world, trainer, summary,
+                                                 status, opened)
     if close_failures and status == RunStatus.FINISHED:
         raise PluginError("training finished, but " + "; ".join(close_failures))
     return summary
+
+
+def _close(config: RunConfig, run_dir: Path, world: World, trainer: Trainer | None,
+           summary: dict[str, Any] | None, status: RunStatus, opened: list[ComponentConfig]
+           ) -> tuple[dict[str, Any], list[str]]:
+    """Write summary.json (a failed one where the run made none) and close the loggers;
+    returns the summary and the loggers' close failures."""
+    if summary is None:
+        summary = (run_summary(trainer.record(), status) if trainer else
+                   {"name": config.run.name, "status": str(status), "run_dir": str(run_dir)})
+    summary = {**summary, **history_file(config.loggers)}
+    if world.is_main:
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n",
+                                            encoding="utf-8")
+    close_failures = close_loggers(opened, summary, status)
+    for failure in close_failures:
+        print(f"warning: {failure}", file=sys.stderr)
+    return summary, close_failures
