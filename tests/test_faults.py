@@ -304,3 +304,39 @@ def test_trim_history_keeps_rows_up_to_the_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         vf.trim_history(history, 5, lambda line: int(line.split(",")[0]))
     assert history.read_text() == "1,a\nbad\n3,c\n"
+
+
+HUGE = "1000000000000000000000000000000"
+
+
+@pytest.mark.parametrize(("old", "new", "fragments"), [
+    ("num_heldout = 32", f"num_heldout = {HUGE}",
+     ["data.num_heldout: must be <= 10,000,000", "held in memory"]),
+    ("num_train = 96", "num_train = 10000001", ["data.num_train: must be <= 10,000,000"]),
+    ("epochs = 3", f"epochs = {HUGE}", ["train.epochs: must be <= 16,777,216", "float32"]),
+    ("epochs = 3", "epochs = 16777217", ["train.epochs: must be <= 16,777,216"]),
+    ('name = "synthetic"\nnum_train = 96\nnum_heldout = 32',
+     f'name = "arc-shapes"\nnum_train = {HUGE}', ["data.num_train: must be <= 10,000,000"]),
+])
+def test_absurd_values_are_refused_up_front_with_the_bound(tmp_path: Path, old: str, new: str,
+                                                           fragments: list[str]) -> None:
+    """The reproduction: sizes no machine can honour are one error naming the file and the
+    key, at once, and no run directory is made."""
+    text = (CONFIGS / "smoke.toml").read_text()
+    assert old in text
+    bad = tmp_path / "absurd.toml"
+    bad.write_text(text.replace(old, new, 1).replace('output_dir = "runs"',
+                                                     f'output_dir = "{tmp_path / "runs"}"'))
+    result = vaeframe("run", bad, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {bad}: ")
+    assert all(f in result.stderr for f in fragments), result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("args", [["--epochs", HUGE], ["--set", f"data.num_heldout={HUGE}"]])
+def test_absurd_flags_are_refused_naming_the_flag(tmp_path: Path, args: list[str]) -> None:
+    result = vaeframe("run", CONFIGS / "smoke.toml", "--set", f"run.output_dir={tmp_path}",
+                      *args, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {args[0]} ")
+    assert "must be <= " in result.stderr and not any(tmp_path.iterdir())

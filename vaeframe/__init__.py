@@ -25,7 +25,7 @@ from vaeframe.registry.posterior import DataFacts, Posterior
 from vaeframe.registry.types import GridData, Logger, Progress, RunInfo
 from vaeframe.rundir.history import trim_history
 from vaeframe.training.beta import BetaScheduler, get_beta_schedule, make_schedule
-from vaeframe.validators import ParameterError, at_least, greater_than, one_of
+from vaeframe.validators import ParameterError, at_least, at_most, greater_than, one_of
 from vaeframe.version import __version__
 
 # they import torch, so they are imported on first use: `import vaeframe` stays torch-free
@@ -75,6 +75,7 @@ __all__ = [
     "VaeframeError",
     "__version__",
     "at_least",
+    "at_most",
     "coordinate_planes",
     "get_beta_schedule",
     "greater_than",

@@ -37,6 +37,18 @@ def at_least(minimum: float) -> Validator:
     return check
 
 
+def at_most(maximum: float, why: str = "") -> Validator:
+    """Value must be <= ``maximum``; ``why`` says what the bound protects."""
+
+    def check(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value > maximum:
+            reason = f" ({why})" if why else ""
+            raise ParameterError(attribute.name,
+                                 f"must be <= {maximum:,}{reason}, got {value:,}")
+
+    return check
+
+
 def greater_than(bound: float) -> Validator:
     """Value must be > ``bound``."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from vaeframe import GridData, VaeframeError, at_least, hookimpl, unseen_mask
+from vaeframe import GridData, VaeframeError, at_least, at_most, hookimpl, unseen_mask
 from vaeframe_arc.shapes import ArcShapes
 
 LABELS = ("task_id", "pair", "pair_kind", "role", "source")
@@ -122,12 +122,16 @@ class ArcAgi2:
                           f"evaluation tasks{dropped}")
 
 
+MAX_GRIDS = 10_000_000  # 9 GB as packed 30×30 grids, before the lists that hold them
+GRID_COUNT_BOUND = at_most(MAX_GRIDS, "grids are held in memory: 9 GB packed at this bound")
+
+
 @attrs.define
 class Synthetic:
     """Random rectangles of colour on black grids of random size: fast, for tests."""
 
-    num_train: int = attrs.field(default=256, validator=at_least(1))
-    num_heldout: int = attrs.field(default=64, validator=at_least(1))
+    num_train: int = attrs.field(default=256, validator=[at_least(1), GRID_COUNT_BOUND])
+    num_heldout: int = attrs.field(default=64, validator=[at_least(1), GRID_COUNT_BOUND])
     min_side: int = attrs.field(default=3, validator=at_least(1))
     max_side: int = attrs.field(default=12, validator=at_least(1))
     seed: int = 0

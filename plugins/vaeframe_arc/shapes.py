@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from vaeframe import GridData, ParameterError, VaeframeError, at_least, one_of
+from vaeframe import GridData, ParameterError, VaeframeError, at_least, at_most, one_of
 
 SHAPE_NAMES = ("line", "rectangle", "frame", "L", "T", "plus", "zigzag", "checkerboard")
 _PERIODS = np.array([2, 1, 1, 4, 4, 1, 4, 1])  # distinct quarter turns of each shape
@@ -183,6 +183,8 @@ def _side(_instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
         raise ParameterError(attribute.name, f"must be from 4 to {MAX_SIDE}, got {value!r}")
 
 
+MAX_GRIDS = 10_000_000  # 9 GB as packed 30×30 grids, before the lists that hold them
+_GRID_COUNT_BOUND = at_most(MAX_GRIDS, "grids are held in memory: 9 GB packed at this bound")
 MAX_DRAWS = 20  # rounds of drawing held-out grids before a canvas is judged too small
 
 
@@ -237,8 +239,8 @@ class ArcShapes:
     with its factors (``GridData.factors``).
     """
 
-    num_train: int = attrs.field(default=20000, validator=at_least(1))
-    num_heldout: int = attrs.field(default=2000, validator=at_least(1))
+    num_train: int = attrs.field(default=20000, validator=[at_least(1), _GRID_COUNT_BOUND])
+    num_heldout: int = attrs.field(default=2000, validator=[at_least(1), _GRID_COUNT_BOUND])
     side: int = attrs.field(default=16, validator=_side)
     max_objects: int = attrs.field(default=1, validator=one_of(1, 2, 3))
     seed: int = attrs.field(default=0, validator=at_least(0))

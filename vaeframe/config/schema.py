@@ -9,7 +9,9 @@ import attrs
 from vaeframe.config.converter import converter
 from vaeframe.registry.kinds import KINDS
 from vaeframe.registry.manager import PluginSource
-from vaeframe.validators import ParameterError, at_least, greater_than, one_of
+from vaeframe.validators import ParameterError, at_least, at_most, greater_than, one_of
+
+MAX_EPOCHS = 2**24
 
 
 def _device(_instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -28,7 +30,8 @@ class RunSection:
 
 @attrs.define
 class TrainSection:
-    epochs: int = attrs.field(default=100, validator=at_least(1))
+    epochs: int = attrs.field(default=100, validator=[at_least(1), at_most(
+        MAX_EPOCHS, "training progress counts epochs as float32, exact up to 2**24")])
     batch_size: int = attrs.field(default=64, validator=at_least(1))
     lr: float = attrs.field(default=1e-3, validator=greater_than(0.0))
     weight_decay: float = attrs.field(default=0.0, validator=at_least(0.0))
