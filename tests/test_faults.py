@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -340,3 +341,53 @@ def test_absurd_flags_are_refused_naming_the_flag(tmp_path: Path, args: list[str
                       *args, timeout=60)
     assert result.returncode == 2 and result.stderr.startswith(f"error: {args[0]} ")
     assert "must be <= " in result.stderr and not any(tmp_path.iterdir())
+
+
+def start_run(out: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vaeframe", "run", str(CONFIGS / "smoke.toml"),
+         "--set", f"run.output_dir={out}", *args], env=cli_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def assert_understood(out: Path, returncode: int, stderr: str) -> None:
+    """A run stopped by SIGTERM: no traceback, and no run directory, or one that resumes."""
+    assert "Traceback" not in stderr, stderr
+    runs = list(out.iterdir()) if out.exists() else []
+    if not runs:
+        assert returncode in (143, -signal.SIGTERM), stderr
+        return
+    assert returncode == 143, stderr
+    run_dir = only_run_dir(out)
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+    resumed = vaeframe("run", "--resume", run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.slow
+def test_sigterm_as_the_run_directory_appears_leaves_a_run_that_resumes(tmp_path: Path) -> None:
+    """The reproduction: SIGTERM the moment the run directory exists."""
+    out = tmp_path / "runs"
+    process = start_run(out)
+    deadline = time.monotonic() + 60
+    while not (out.exists() and any(out.iterdir())):
+        assert process.poll() is None and time.monotonic() < deadline, "no run directory"
+        time.sleep(0.001)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert_understood(out, process.returncode, stderr.decode())
+    assert list(out.iterdir()), "the run directory was there before the signal"
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.6, 0.9, 1.2, 1.6, 2.2])
+@pytest.mark.slow
+def test_sigterm_at_any_moment_of_start_up_is_understood(tmp_path: Path, delay: float) -> None:
+    """SIGTERM during imports, data loading, setup or the first steps: exit 143 (or the
+    default handler's death before Python catches it) and no half-made run directory."""
+    out = tmp_path / "runs"
+    process = start_run(out, "--set", "data.num_train=2000")
+    time.sleep(delay)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert_understood(out, process.returncode, stderr.decode())

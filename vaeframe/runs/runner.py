@@ -114,6 +114,15 @@ def _scored(trainer: Trainer, config: RunConfig, world: World) -> dict[str, Any]
 
 def _run(config: RunConfig, resume_dir: Path | None, world: World, device: torch.device,
          watchers: Sequence[Logger], started: float) -> dict[str, Any]:
+    # signals are caught from before the run directory is made: a SIGTERM as it appears
+    # stops the run after its first step, with a checkpoint, as at any later moment
+    with StopRequest() as stop:
+        return _run_caught(config, resume_dir, world, device, watchers, started, stop)
+
+
+def _run_caught(config: RunConfig, resume_dir: Path | None, world: World,
+                device: torch.device, watchers: Sequence[Logger], started: float,
+                stop: StopRequest) -> dict[str, Any]:
     run_dir = _agreed_run_dir(config, resume_dir, world)
     last = checkpoint_path(run_dir, "last")
     checkpoint = None if resume_dir is None else load_checkpoint(last)
@@ -125,35 +134,34 @@ def _run(config: RunConfig, resume_dir: Path | None, world: World, device: torch
         (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved), encoding="utf-8")
     opened: list[ComponentConfig] = []
     status, summary, trainer, close_failures = RunStatus.FAILED, None, None, []
-    with StopRequest() as stop:
-        try:
-            trainer = Trainer(config, run_dir, opened, stop, world, started, device)
-            if checkpoint is not None:
-                trainer.load_state_dict(checkpoint, last)
-                if world.is_main:
-                    (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved),
-                                                       encoding="utf-8")
-                committed = True
-            info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
-                           resumed=checkpoint is not None,
-                           resume_step=trainer.state.step if checkpoint is not None else 0)
-            for logger in [*config.loggers, *_watcher_configs(watchers)] if world.is_main else []:
-                call_plugin(logger, "open", info)
-                opened.append(logger)
-            trainer.fit()
-            summary = _scored(trainer, config, world)
-            status = RunStatus.FINISHED
-        except Interrupted as exc:
-            status = RunStatus.INTERRUPTED
-            summary = ({**run_summary(trainer.record(), status), "signal": exc.signum}
-                       if trainer else None)
-        except KeyboardInterrupt:
-            status = RunStatus.INTERRUPTED
-            raise
-        finally:
-            if committed:
-                summary, close_failures = _close(config, run_dir, world, trainer, summary,
-                                                 status, opened)
+    try:
+        trainer = Trainer(config, run_dir, opened, stop, world, started, device)
+        if checkpoint is not None:
+            trainer.load_state_dict(checkpoint, last)
+            if world.is_main:
+                (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved),
+                                                   encoding="utf-8")
+            committed = True
+        info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
+                       resumed=checkpoint is not None,
+                       resume_step=trainer.state.step if checkpoint is not None else 0)
+        for logger in [*config.loggers, *_watcher_configs(watchers)] if world.is_main else []:
+            call_plugin(logger, "open", info)
+            opened.append(logger)
+        trainer.fit()
+        summary = _scored(trainer, config, world)
+        status = RunStatus.FINISHED
+    except Interrupted as exc:
+        status = RunStatus.INTERRUPTED
+        summary = ({**run_summary(trainer.record(), status), "signal": exc.signum}
+                   if trainer else None)
+    except KeyboardInterrupt:
+        status = RunStatus.INTERRUPTED
+        raise
+    finally:
+        if committed:
+            summary, close_failures = _close(config, run_dir, world, trainer, summary,
+                                             status, opened)
     if close_failures and status == RunStatus.FINISHED:
         raise PluginError("training finished, but " + "; ".join(close_failures))
     return summary
