@@ -17,6 +17,7 @@ import pytest
 from conftest import CONFIGS, cli_env, only_run_dir, vaeframe
 
 import vaeframe as vf
+from vaeframe.rundir.checkpoint import load_checkpoint
 
 GOOD = np.zeros((3, 3), dtype=np.int64)
 
@@ -391,3 +392,50 @@ def test_sigterm_at_any_moment_of_start_up_is_understood(tmp_path: Path, delay: 
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert_understood(out, process.returncode, stderr.decode())
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A tmpfs of 2 MB mounted for the test (CI runs as root); skipped where mount is not
+    allowed."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def assert_write_error(result: subprocess.CompletedProcess[str], path_part: str) -> None:
+    assert result.returncode == 74, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert path_part in errors[0] and "no space left on the device" in errors[0]
+
+
+def test_a_disk_that_fills_during_training_is_one_error_and_keeps_the_last_checkpoint(
+        small_disk: Path) -> None:
+    """The reproduction: checkpoints of a bigger model fill a 2 MB disk after the first."""
+    out = small_disk / "runs"
+    result = vaeframe("run", CONFIGS / "smoke.toml", "--epochs", "20", "--set",
+                      f"run.output_dir={out}", "--set", "model.channels=[32, 64, 96]")
+    assert_write_error(result, "checkpoints/")
+    run_dir = only_run_dir(out)
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "failed"
+    assert not list((run_dir / "checkpoints").glob(".*.tmp"))
+    for checkpoint in (run_dir / "checkpoints").glob("*.pt"):
+        assert load_checkpoint(checkpoint)["epoch"] >= 1
+
+
+def test_a_disk_full_from_the_start_is_one_error_and_leaves_no_run_directory(
+        small_disk: Path) -> None:
+    subprocess.run(["dd", "if=/dev/zero", f"of={small_disk / 'filler'}", "bs=64k"],
+                   capture_output=True, check=False)  # fills the disk; dd then fails
+    out = small_disk / "runs"
+    result = vaeframe("run", CONFIGS / "smoke.toml", "--set", f"run.output_dir={out}")
+    assert_write_error(result, "config.toml")
+    assert not out.exists() or not any(out.iterdir())

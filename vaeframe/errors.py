@@ -30,6 +30,13 @@ class TrainingError(VaeframeError):
     exit_code = 1
 
 
+class WriteError(VaeframeError):
+    """A file of the run could not be written (a full disk, a read-only file system, ...);
+    the last good checkpoint is intact. Exit code 74, sysexits' EX_IOERR."""
+
+    exit_code = 74
+
+
 class RunDirWarning(UserWarning):
     """A run directory was read around damage: a torn last history line was ignored, or a
     run without summary.json was opened from its checkpoint."""

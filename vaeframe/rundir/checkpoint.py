@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from vaeframe.errors import VaeframeError
+from vaeframe.rundir.files import write_failure
 
 FORMAT = 1  # the layout of a checkpoint's dictionary; raised when a reader must change
 
@@ -26,17 +27,26 @@ def mismatch(exc: BaseException) -> str:
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` through a temporary file, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``state`` to ``path`` through a temporary file, fsync and rename; a failed
+    write is a :class:`WriteError` and leaves the previous file at ``path`` as it was."""
+    tmp_name = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                        dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             torch.save(state, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
+    except (OSError, RuntimeError) as exc:  # torch.save reports a short write as RuntimeError
+        error = write_failure(path, exc)  # before the temporary file frees the space
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
+        raise error from None
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

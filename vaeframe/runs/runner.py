@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -13,12 +14,13 @@ import tomli_w
 import torch
 
 from vaeframe.config.schema import ComponentConfig, RunConfig
-from vaeframe.errors import PluginError, VaeframeError
+from vaeframe.errors import PluginError, VaeframeError, WriteError
 from vaeframe.latents.factor_scores import factor_scores, fixed_factor_sampler
 from vaeframe.registry.calls import call_plugin
 from vaeframe.registry.declarations import has_networks
 from vaeframe.registry.types import Logger, RunInfo
 from vaeframe.rundir.checkpoint import load_checkpoint
+from vaeframe.rundir.files import write_text
 from vaeframe.rundir.layout import CONFIG_FILE, SUMMARY_FILE, checkpoint_path, create_run_dir
 from vaeframe.rundir.status import RunStatus
 from vaeframe.runs.summary import run_summary
@@ -131,7 +133,11 @@ def _run_caught(config: RunConfig, resume_dir: Path | None, world: World,
     # has loaded into this run's model and optimizer
     committed = resume_dir is None
     if world.is_main and committed:
-        (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved), encoding="utf-8")
+        try:
+            write_text(run_dir / CONFIG_FILE, tomli_w.dumps(resolved))
+        except WriteError:
+            shutil.rmtree(run_dir, ignore_errors=True)  # made here, and nothing in it yet
+            raise
     opened: list[ComponentConfig] = []
     status, summary, trainer, close_failures = RunStatus.FAILED, None, None, []
     try:
@@ -139,8 +145,7 @@ def _run_caught(config: RunConfig, resume_dir: Path | None, world: World,
         if checkpoint is not None:
             trainer.load_state_dict(checkpoint, last)
             if world.is_main:
-                (run_dir / CONFIG_FILE).write_text(tomli_w.dumps(resolved),
-                                                   encoding="utf-8")
+                write_text(run_dir / CONFIG_FILE, tomli_w.dumps(resolved))
             committed = True
         info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
                        resumed=checkpoint is not None,
@@ -177,8 +182,11 @@ def _close(config: RunConfig, run_dir: Path, world: World, trainer: Trainer | No
                    {"name": config.run.name, "status": str(status), "run_dir": str(run_dir)})
     summary = {**summary, **history_file(config.loggers)}
     if world.is_main:
-        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n",
-                                            encoding="utf-8")
+        try:
+            write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        except WriteError:
+            close_loggers(opened, summary, status)
+            raise
     close_failures = close_loggers(opened, summary, status)
     for failure in close_failures:
         print(f"warning: {failure}", file=sys.stderr)
