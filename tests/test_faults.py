@@ -439,3 +439,70 @@ def test_a_disk_full_from_the_start_is_one_error_and_leaves_no_run_directory(
     result = vaeframe("run", CONFIGS / "smoke.toml", "--set", f"run.output_dir={out}")
     assert_write_error(result, "config.toml")
     assert not out.exists() or not any(out.iterdir())
+
+
+def _mutations(rng: np.random.Generator, table: dict, path: tuple = ()) -> list[tuple]:
+    """Every (key path, value) of a parsed run file, for the fuzz to pick from."""
+    found = []
+    for key, value in table.items():
+        here = (*path, key)
+        if isinstance(value, dict):
+            found += _mutations(rng, value, here)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for index, item in enumerate(value):
+                found += _mutations(rng, item, (*here, index))
+        else:
+            found.append((here, value))
+    return found
+
+
+BAD_VALUES = ["", "three", -1, 0, -1e30, 1e30, 10**30, 2**63, True, [], [1, "a"], {"x": 1},
+              float("nan"), float("inf"), 1.5, "auto:0", "../../etc", None]
+
+
+def _mutated(rng: np.random.Generator, config: dict) -> tuple[dict, str]:
+    import copy
+
+    mutated = copy.deepcopy(config)
+    path, _ = _mutations(rng, mutated)[rng.integers(len(_mutations(rng, mutated)))]
+    holder = mutated
+    for key in path[:-1]:
+        holder = holder[key]
+    action = rng.integers(4)
+    if action == 0:
+        del holder[path[-1]]
+        return mutated, f"delete {path}"
+    if action == 1:
+        holder[f"{path[-1]}_typo"] = holder.pop(path[-1])
+        return mutated, f"rename {path}"
+    value = BAD_VALUES[rng.integers(len(BAD_VALUES))]
+    if value is None:
+        value = "null"
+    holder[path[-1]] = value
+    return mutated, f"set {path} = {value!r}"
+
+
+def test_a_seeded_fuzz_of_the_run_file_gives_config_errors_only(registry) -> None:
+    """300 seeded mutations of configs/smoke.toml (a key deleted or misspelt, a value of the
+    wrong type or far out of range): each is accepted, or refused with one ConfigError that
+    names the file; never another exception."""
+    from vaeframe.config.overrides import configure
+    from vaeframe.config.tomlfile import loads_toml
+    from vaeframe.errors import ConfigError
+
+    source = str(CONFIGS / "smoke.toml")
+    config = loads_toml((CONFIGS / "smoke.toml").read_text())
+    rng = np.random.default_rng(20261202)
+    refused = 0
+    for trial in range(300):
+        mutated, what = _mutated(rng, config)
+        try:
+            configure(mutated, registry, source)
+        except ConfigError as exc:
+            refused += 1
+            assert str(exc).startswith(f"{source}: "), (trial, what, str(exc))
+            message = str(exc)
+            assert "Traceback" not in message and message.count(source) == 1, (trial, what)
+        except Exception as exc:  # the point of the test: nothing else may escape
+            pytest.fail(f"trial {trial}, {what}: {type(exc).__name__}: {exc}")
+    assert refused > 150  # most mutations break the file: the fuzz is not a no-op
