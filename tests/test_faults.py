@@ -506,3 +506,56 @@ def test_a_seeded_fuzz_of_the_run_file_gives_config_errors_only(registry) -> Non
         except Exception as exc:  # the point of the test: nothing else may escape
             pytest.fail(f"trial {trial}, {what}: {type(exc).__name__}: {exc}")
     assert refused > 150  # most mutations break the file: the fuzz is not a no-op
+
+
+def _damage(run_dir: Path, kind: str) -> None:
+    checkpoints = run_dir / "checkpoints"
+    damage = {
+        "no-config": lambda: (run_dir / "config.toml").unlink(),
+        "config-not-toml": lambda: (run_dir / "config.toml").write_text("[run\nname = "),
+        "config-unknown-model": lambda: (run_dir / "config.toml").write_text(
+            (run_dir / "config.toml").read_text().replace('name = "conv"', 'name = "nope"')),
+        "summary-not-json": lambda: (run_dir / "summary.json").write_text("{"),
+        "summary-a-list": lambda: (run_dir / "summary.json").write_text("[1, 2]"),
+        "history-bad-middle-row": lambda: (run_dir / "metrics.jsonl").write_text(
+            "{oops\n" + (run_dir / "metrics.jsonl").read_text()),
+        "checkpoints-truncated": lambda: [p.write_bytes(p.read_bytes()[:100])
+                                          for p in checkpoints.glob("*.pt")],
+        "checkpoints-gone": lambda: shutil.rmtree(checkpoints),
+    }
+    damage[kind]()
+
+
+DAMAGE = ["no-config", "config-not-toml", "config-unknown-model", "summary-not-json",
+          "summary-a-list", "history-bad-middle-row", "checkpoints-truncated",
+          "checkpoints-gone"]
+SURFACES = {
+    "encode": lambda d, out: ["encode", d, "--out", out / "z.npz"],
+    "report": lambda d, out: ["report", d, "--out", out / "report"],
+    "resume": lambda d, out: ["run", "--resume", d, "--epochs", "4"],
+}
+# what each surface needs: a damage it does not read is not an error there
+NOT_READ = {("resume", "summary-not-json"), ("resume", "summary-a-list")}
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+@pytest.mark.parametrize("surface", list(SURFACES))
+def test_a_damaged_run_directory_is_one_error_on_every_surface_and_stays_as_it_was(
+        smoke_run: Path, tmp_path: Path, surface: str, kind: str) -> None:
+    if (surface, kind) in NOT_READ:
+        pytest.skip(f"{surface} does not read what {kind} damages")
+    copy = damaged_copy(smoke_run, tmp_path)
+    _damage(copy, kind)
+    before = fingerprint(copy)
+    result = vaeframe(*SURFACES[surface](copy, tmp_path))
+    if (surface, kind) == ("report", "checkpoints-gone"):  # a report without pictures
+        assert result.returncode == 0, result.stderr
+        assert "no checkpoint: no reconstructions" in (tmp_path / "report" / "report.md"
+                                                        ).read_text()
+        assert fingerprint(copy) == before
+        return
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert str(copy) in errors[0] or "nope" in errors[0], errors[0]
+    assert fingerprint(copy) == before

@@ -130,7 +130,7 @@ def _run_caught(config: RunConfig, resume_dir: Path | None, world: World,
     checkpoint = None if resume_dir is None else load_checkpoint(last)
     resolved = config.to_dict()
     # a resume is all or nothing: nothing in the run directory changes until its checkpoint
-    # has loaded into this run's model and optimizer
+    # has loaded into this run's model and optimizer and its loggers have opened
     committed = resume_dir is None
     if world.is_main and committed:
         try:
@@ -144,15 +144,15 @@ def _run_caught(config: RunConfig, resume_dir: Path | None, world: World,
         trainer = Trainer(config, run_dir, opened, stop, world, started, device)
         if checkpoint is not None:
             trainer.load_state_dict(checkpoint, last)
-            if world.is_main:
-                write_text(run_dir / CONFIG_FILE, tomli_w.dumps(resolved))
-            committed = True
         info = RunInfo(name=config.run.name, run_dir=run_dir, config=resolved,
                        resumed=checkpoint is not None,
                        resume_step=trainer.state.step if checkpoint is not None else 0)
         for logger in [*config.loggers, *_watcher_configs(watchers)] if world.is_main else []:
             call_plugin(logger, "open", info)
             opened.append(logger)
+        if not committed and world.is_main:  # the checkpoint fits and every logger opened
+            write_text(run_dir / CONFIG_FILE, tomli_w.dumps(resolved))
+        committed = True
         trainer.fit()
         summary = _scored(trainer, config, world)
         status = RunStatus.FINISHED
@@ -167,6 +167,8 @@ def _run_caught(config: RunConfig, resume_dir: Path | None, world: World,
         if committed:
             summary, close_failures = _close(config, run_dir, world, trainer, summary,
                                              status, opened)
+        else:  # a refused resume: the loggers that opened close, and nothing is written
+            close_loggers(opened, summary or {"status": str(status)}, status)
     if close_failures and status == RunStatus.FINISHED:
         raise PluginError("training finished, but " + "; ".join(close_failures))
     return summary
