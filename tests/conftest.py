@@ -50,7 +50,8 @@ def run_with_plugin(directory: Path, module: str, source: str, *args: str | Path
     """``vaeframe -p MODULE ARGS...`` with the plugin module ``source`` written into
     ``directory`` (see ``write_plugin``) and ``directory`` on ``PYTHONPATH``; ``options`` as
     ``vaeframe`` takes them (``cwd``, ``timeout``, environment variables)."""
-    return vaeframe("-p", module, *args, PYTHONPATH=write_plugin(directory, module, source),
+    path = [write_plugin(directory, module, source), os.environ.get("PYTHONPATH", "")]
+    return vaeframe("-p", module, *args, PYTHONPATH=os.pathsep.join(filter(None, path)),
                     **options)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CONFIGS, cli_env, only_run_dir, vaeframe
+from conftest import CONFIGS, cli_env, only_run_dir, run_with_plugin, vaeframe
 
 import vaeframe as vf
 from vaeframe.rundir.checkpoint import load_checkpoint
@@ -559,3 +559,45 @@ def test_a_damaged_run_directory_is_one_error_on_every_surface_and_stays_as_it_w
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
     assert str(copy) in errors[0] or "nope" in errors[0], errors[0]
     assert fingerprint(copy) == before
+
+
+DISK_FILLER = """
+    from pathlib import Path
+    from typing import Any
+    import attrs
+    from vaeframe import Logger, hookimpl
+
+    @attrs.define
+    class DiskFiller(Logger):
+        '''Writes 256 kB into the run directory at every logging step: a real full disk.'''
+
+        _file: Any = attrs.field(init=False, default=None)
+
+        def open(self, run):
+            self._file = Path(run.run_dir, "filler.bin").open("ab")
+
+        def log(self, metrics, step):
+            self._file.write(b"\\\\0" * 262144)
+            self._file.flush()
+
+        def close(self, summary, status):
+            self._file.close()
+
+    @hookimpl
+    def register_loggers(register):
+        register("disk_filler", DiskFiller)
+"""
+
+
+def test_a_logger_that_fills_the_disk_is_one_write_error_naming_the_logger(
+        small_disk: Path, tmp_path: Path) -> None:
+    out = small_disk / "runs"
+    result = run_with_plugin(tmp_path, "disk_filler_plugin", DISK_FILLER, "run",
+                             CONFIGS / "smoke.toml", "--epochs", "20",
+                             "--set", f"run.output_dir={out}",
+                             "--set", 'loggers=[{name="jsonl"}, {name="disk_filler"}]')
+    assert result.returncode == 74, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert errors[0].startswith("error: logger 'disk_filler'")
+    assert "no space left on the device" in errors[0]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any, Protocol
 
-from vaeframe.errors import PluginError, VaeframeError
+from vaeframe.errors import PluginError, VaeframeError, WriteError
+
+#: what a plugin's failed write means, and what to do (exit code 74, as vaeframe's own)
+WRITE_ERRNOS = {
+    errno.ENOSPC: "no space left on the device; free some, or set run.output_dir elsewhere",
+    errno.EDQUOT: "the disk quota is used up; free some, or set run.output_dir elsewhere",
+    errno.EROFS: "the file system is read-only; set run.output_dir to a writable place",
+}
 
 
 class Describable(Protocol):
@@ -19,6 +27,10 @@ def plugin_failure(who: Describable | str, method: str, exc: Exception,
         return exc
     name = who if isinstance(who, str) else who.describe()
     when = f" {context}" if context else ""
+    if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+        path = f" {exc.filename}" if exc.filename else ""
+        return WriteError(f"{name} failed in {method}(){when}: could not write{path}: "
+                          f"{WRITE_ERRNOS[exc.errno]}")
     return PluginError(f"{name} failed in {method}(){when}: {type(exc).__name__}: {exc}")
 
 

@@ -140,6 +140,7 @@ def _run_caught(config: RunConfig, resume_dir: Path | None, world: World,
             raise
     opened: list[ComponentConfig] = []
     status, summary, trainer, close_failures = RunStatus.FAILED, None, None, []
+    failure: BaseException | None = None  # what ends the run early, if anything
     try:
         trainer = Trainer(config, run_dir, opened, stop, world, started, device)
         if checkpoint is not None:
@@ -160,13 +161,16 @@ def _run_caught(config: RunConfig, resume_dir: Path | None, world: World,
         status = RunStatus.INTERRUPTED
         summary = ({**run_summary(trainer.record(), status), "signal": exc.signum}
                    if trainer else None)
-    except KeyboardInterrupt:
-        status = RunStatus.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        status, failure = RunStatus.INTERRUPTED, exc
+        raise
+    except BaseException as exc:
+        failure = exc
         raise
     finally:
         if committed:
             summary, close_failures = _close(config, run_dir, world, trainer, summary,
-                                             status, opened)
+                                             status, opened, failure)
         else:  # a refused resume: the loggers that opened close, and nothing is written
             close_loggers(opened, summary or {"status": str(status)}, status)
     if close_failures and status == RunStatus.FINISHED:
@@ -175,10 +179,12 @@ def _run_caught(config: RunConfig, resume_dir: Path | None, world: World,
 
 
 def _close(config: RunConfig, run_dir: Path, world: World, trainer: Trainer | None,
-           summary: dict[str, Any] | None, status: RunStatus, opened: list[ComponentConfig]
-           ) -> tuple[dict[str, Any], list[str]]:
+           summary: dict[str, Any] | None, status: RunStatus, opened: list[ComponentConfig],
+           failure: BaseException | None) -> tuple[dict[str, Any], list[str]]:
     """Write summary.json (a failed one where the run made none) and close the loggers;
-    returns the summary and the loggers' close failures."""
+    returns the summary and the loggers' close failures. Where the run is ending on
+    ``failure``, a summary that cannot be written is a warning, so that the error the user
+    sees is the one that ended the run."""
     if summary is None:
         summary = (run_summary(trainer.record(), status) if trainer else
                    {"name": config.run.name, "status": str(status), "run_dir": str(run_dir)})
@@ -186,9 +192,12 @@ def _close(config: RunConfig, run_dir: Path, world: World, trainer: Trainer | No
     if world.is_main:
         try:
             write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-        except WriteError:
+        except WriteError as exc:
             close_loggers(opened, summary, status)
-            raise
+            if failure is None:
+                raise
+            print(f"warning: {exc}", file=sys.stderr)  # the run's own error comes first
+            return summary, []
     close_failures = close_loggers(opened, summary, status)
     for failure in close_failures:
         print(f"warning: {failure}", file=sys.stderr)
