@@ -4,13 +4,14 @@ A state is snapshot on the training thread (tensors copied to the CPU, container
 then written by one background thread with :func:`save_checkpoint` (temporary file, fsync,
 rename). At most one write is in flight: the next :meth:`CheckpointWriter.submit` and
 :meth:`CheckpointWriter.flush` wait for it and re-raise its error, so no write is lost or
-reordered, and a failed write stops the run at the next checkpoint, not silently.
+reordered; a failed write calls ``on_failure`` (the run's stop request: training stops after
+the step in flight) and is raised by the next submit or flush.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ class CheckpointWriter:
     ``background=False`` writes on the caller's thread (the same files, the same order).
     """
 
-    def __init__(self, background: bool = True) -> None:
+    def __init__(self, background: bool = True,
+                 on_failure: Callable[[], None] | None = None) -> None:
         self.background = background
+        self.on_failure = on_failure  # called on the writing thread when a write fails
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -58,6 +61,8 @@ class CheckpointWriter:
                 save_checkpoint(state, path)
         except BaseException as exc:  # re-raised on the training thread by flush()
             self._error = exc
+            if self.on_failure is not None:
+                self.on_failure()
 
     def flush(self) -> None:
         """Wait for the write in flight; raise its error, if it failed."""

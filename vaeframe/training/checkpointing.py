@@ -24,14 +24,14 @@ class CheckpointPolicy:
 
     def __init__(self, run_dir: Path, state: Callable[[], dict[str, Any]], world: World,
                  clock: PhaseClock, every_n_epochs: int, num_epochs: int,
-                 background: bool) -> None:
+                 background: bool, on_failure: Callable[[], None] | None = None) -> None:
         self.run_dir = run_dir
         self.state = state
         self.world = world
         self.clock = clock
         self.every_n_epochs = every_n_epochs
         self.num_epochs = num_epochs
-        self.writer = CheckpointWriter(background=background)
+        self.writer = CheckpointWriter(background=background, on_failure=on_failure)
 
     def last_due(self, epoch: int, stopping: bool) -> bool:
         """Whether ``last.pt`` is written after ``epoch``."""

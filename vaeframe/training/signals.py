@@ -42,11 +42,19 @@ class SignalCatcher:
 
 
 class StopRequest(SignalCatcher):
-    """While active, remembers the first SIGINT or SIGTERM; a second one raises at once."""
+    """While active, remembers the first SIGINT or SIGTERM; a second one raises at once.
+    :meth:`fail` asks for a stop from another thread (a checkpoint write that failed)."""
+
+    failed: bool = False
 
     @property
     def requested(self) -> bool:
-        return self.signum is not None
+        return self.signum is not None or self.failed
+
+    def fail(self) -> None:
+        """Stop after the current step, as a signal would; the stop's checkpoint then raises
+        the failure that asked for it."""
+        self.failed = True
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.signum is not None:

@@ -51,7 +51,8 @@ class Trainer:
         t = config.train
         self.checkpoints = CheckpointPolicy(run_dir, self.state_dict, self.world, self.clock,
                                             t.checkpoint_every_n_epochs, t.epochs,
-                                            background=t.checkpoint_writer == "thread")
+                                            background=t.checkpoint_writer == "thread",
+                                            on_failure=self.stop.fail)
         hub = LoggerHub(loggers, self.clock)
         self.epoch_loop = EpochLoop(self.parts, self.state, t, self.world, self.stop, hub,
                                     config.kl, self.checkpoints.note)
