@@ -1,5 +1,7 @@
-"""When things go wrong: bad inputs to the public API are one VaeframeError that names the
-grid or latent and what is wrong, and reading a run never changes its directory."""
+"""When things go wrong (docs/reliability.md): refused resumes, torn histories, killed runs,
+full disks, signals at start-up, absurd values, bad API inputs and a fuzz of the run file;
+each case ends in one clear error (or a warning) and leaves a run directory as it was or
+resumable. The cases that start real processes of a run are in the slow group."""
 
 from __future__ import annotations
 
@@ -175,6 +177,7 @@ def test_a_bad_row_before_the_last_is_still_an_error(smoke_run: Path, tmp_path: 
         vf.load_run(copy)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["encode", "report"])
 def test_read_only_commands_read_a_torn_history_and_write_nothing_into_the_run(
         smoke_run: Path, tmp_path: Path, command: str) -> None:
@@ -249,6 +252,7 @@ def other_latent_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return only_run_dir(out) / "checkpoints" / "last.pt"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [[], ["--epochs", "3"], ["--epochs", "5"]])
 def test_a_refused_resume_changes_nothing_in_the_run(smoke_run: Path, tmp_path: Path,
                                                       other_latent_checkpoint: Path,
@@ -276,6 +280,7 @@ def test_a_resume_with_an_unreadable_checkpoint_changes_nothing(smoke_run: Path,
     assert "last.pt" in result.stderr and fingerprint(copy) == before
 
 
+@pytest.mark.slow
 def test_resume_drops_a_torn_last_row_and_says_so(smoke_run: Path, tmp_path: Path) -> None:
     """The reproduction: a half-written last row of a finished run's metrics.jsonl; resume
     extends the run and the history holds whole rows only."""
@@ -417,6 +422,7 @@ def assert_write_error(result: subprocess.CompletedProcess[str], path_part: str)
     assert path_part in errors[0] and "no space left on the device" in errors[0]
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_during_training_is_one_error_and_keeps_the_last_checkpoint(
         small_disk: Path) -> None:
     """The reproduction: checkpoints of a bigger model fill a 2 MB disk after the first."""
@@ -434,6 +440,7 @@ def test_a_disk_that_fills_during_training_is_one_error_and_keeps_the_last_check
         assert load_checkpoint(checkpoint)["epoch"] >= 1
 
 
+@pytest.mark.slow
 def test_a_disk_full_from_the_start_is_one_error_and_leaves_no_run_directory(
         small_disk: Path) -> None:
     subprocess.run(["dd", "if=/dev/zero", f"of={small_disk / 'filler'}", "bs=64k"],
@@ -541,6 +548,7 @@ SURFACES = {
 NOT_READ = {("resume", "summary-not-json"), ("resume", "summary-a-list")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", DAMAGE)
 @pytest.mark.parametrize("surface", list(SURFACES))
 def test_a_damaged_run_directory_is_one_error_on_every_surface_and_stays_as_it_was(
@@ -592,6 +600,7 @@ DISK_FILLER = """
 """
 
 
+@pytest.mark.slow
 def test_a_logger_that_fills_the_disk_is_one_write_error_naming_the_logger(
         small_disk: Path, tmp_path: Path) -> None:
     out = small_disk / "runs"
