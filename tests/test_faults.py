@@ -544,17 +544,16 @@ SURFACES = {
     "report": lambda d, out: ["report", d, "--out", out / "report"],
     "resume": lambda d, out: ["run", "--resume", d, "--epochs", "4"],
 }
-# what each surface needs: a damage it does not read is not an error there
+# damage a surface does not read (resume takes nothing from summary.json) is no error there
 NOT_READ = {("resume", "summary-not-json"), ("resume", "summary-a-list")}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", DAMAGE)
-@pytest.mark.parametrize("surface", list(SURFACES))
+@pytest.mark.parametrize(("surface", "kind"), [(surface, kind) for surface in SURFACES
+                                               for kind in DAMAGE
+                                               if (surface, kind) not in NOT_READ])
 def test_a_damaged_run_directory_is_one_error_on_every_surface_and_stays_as_it_was(
         smoke_run: Path, tmp_path: Path, surface: str, kind: str) -> None:
-    if (surface, kind) in NOT_READ:
-        pytest.skip(f"{surface} does not read what {kind} damages")
     copy = damaged_copy(smoke_run, tmp_path)
     _damage(copy, kind)
     before = fingerprint(copy)
