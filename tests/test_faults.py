@@ -612,3 +612,29 @@ def test_a_logger_that_fills_the_disk_is_one_write_error_naming_the_logger(
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
     assert errors[0].startswith("error: logger 'disk_filler'")
     assert "no space left on the device" in errors[0]
+
+
+def test_the_jsonl_logger_on_a_full_disk_is_a_write_error_naming_it(small_disk: Path) -> None:
+    """The built-in history writer: a row that no longer fits is a WriteError (exit 74) that
+    names the logger, raised through the same plugin call as every logger's."""
+    from vaeframe_loggers import JsonlLogger
+
+    from vaeframe.config.schema import ComponentConfig
+    from vaeframe.errors import WriteError
+    from vaeframe.registry.calls import call_plugin
+    from vaeframe.registry.types import RunInfo
+
+    logger = ComponentConfig("loggers", "jsonl", JsonlLogger())
+    call_plugin(logger, "open", RunInfo(name="full", run_dir=small_disk, config={}))
+    subprocess.run(["dd", "if=/dev/zero", f"of={small_disk / 'filler'}", "bs=64k"],
+                   capture_output=True, check=False)  # fills the disk; dd then fails
+    try:
+        with pytest.raises(WriteError) as caught:
+            for step in range(1, 200):  # the handle's buffer takes the first rows
+                call_plugin(logger, "log", {"train/loss": 1.0, "pad": "x" * 4000}, step)
+    finally:
+        (small_disk / "filler").unlink()
+        call_plugin(logger, "close", {}, "failed")
+    assert caught.value.exit_code == 74
+    assert str(caught.value).startswith("logger 'jsonl' failed in log(): could not write")
+    assert "no space left on the device" in str(caught.value)
