@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class VaeframeError(Exception):
     """A problem the user can fix; its message says what and where."""
@@ -35,6 +37,16 @@ class WriteError(VaeframeError):
     the last good checkpoint is intact. Exit code 74, sysexits' EX_IOERR."""
 
     exit_code = 74
+
+
+#: what a failed write's errno means, and what to do: vaeframe's own writes and plugins'
+WRITE_ERRNOS = {
+    errno.ENOSPC: "no space left on the device; free some, or set run.output_dir elsewhere",
+    errno.EDQUOT: "the disk quota is used up; free some, or set run.output_dir elsewhere",
+    errno.EROFS: "the file system is read-only; set run.output_dir to a writable place",
+    errno.EACCES: "permission denied; set run.output_dir to a place you may write",
+    errno.EPERM: "permission denied; set run.output_dir to a place you may write",
+}
 
 
 class RunDirWarning(UserWarning):

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 from typing import Any, Protocol
 
-from vaeframe.errors import PluginError, VaeframeError, WriteError
-
-#: what a plugin's failed write means, and what to do (exit code 74, as vaeframe's own)
-WRITE_ERRNOS = {
-    errno.ENOSPC: "no space left on the device; free some, or set run.output_dir elsewhere",
-    errno.EDQUOT: "the disk quota is used up; free some, or set run.output_dir elsewhere",
-    errno.EROFS: "the file system is read-only; set run.output_dir to a writable place",
-}
+from vaeframe.errors import WRITE_ERRNOS, PluginError, VaeframeError, WriteError
 
 
 class Describable(Protocol):

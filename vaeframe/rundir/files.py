@@ -6,7 +6,7 @@ import errno
 import os
 from pathlib import Path
 
-from vaeframe.errors import WriteError
+from vaeframe.errors import WRITE_ERRNOS, WriteError
 
 FULL_BELOW = 1 << 20  # bytes free under which a failed write is blamed on a full disk
 
@@ -19,17 +19,14 @@ def write_failure(path: Path, exc: BaseException) -> WriteError:
         full = usage.f_bavail * usage.f_frsize < FULL_BELOW
     except OSError:
         full = False
-    if code == errno.ENOSPC or (code is None and full):
-        reason = "no space left on the device; free some, or set run.output_dir elsewhere"
-    elif code == errno.EROFS:
-        reason = "the file system is read-only; set run.output_dir to a writable place"
-    elif code in (errno.EACCES, errno.EPERM):
-        reason = "permission denied; set run.output_dir to a place you may write"
+    if code is None and full:  # torch.save's short write carries no errno
+        code = errno.ENOSPC
+    if code in WRITE_ERRNOS:
+        reason = WRITE_ERRNOS[code]
     else:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         reason = f"{type(exc).__name__}: {first}"
     return WriteError(f"{path}: could not write it: {reason}")
-
 
 
 def write_text(path: Path, text: str) -> None:
