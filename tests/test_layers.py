@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("latents",),
     ("runs",),
     ("sweeps",),
-    ("report",),
+    ("report", "explore"),
     ("cli",),
     ("", "__main__", "sweep_cluster"),  # the public API and the old import paths
 )

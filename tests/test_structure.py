@@ -36,7 +36,7 @@ CORE_VOCABULARY = {
     # plugin package's version
     "threshold": {"vaeframe/runs/criteria.py", "vaeframe/report/table.py"},  # a criterion's key
     # the FactorVAE score (a metric, Kim & Mnih 2018), not the factor_vae objective
-    "factor_vae": {"vaeframe/latents/factor_scores.py"},
+    "factor_vae": {"vaeframe/latents/factor_scores.py", "vaeframe/explore/session.py"},
 }
 
 

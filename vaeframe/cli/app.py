@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vaeframe.cli.commands import (
     command_encode,
+    command_explore,
     command_list_plugins,
     command_report,
     command_run,
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sweep":
             return sweep_command(args, run_point)
         commands = {"run": command_run, "report": command_report, "encode": command_encode,
+                    "explore": command_explore,
                     "list-plugins": command_list_plugins}
         return commands[args.command](args)
     except VaeframeError as exc:

@@ -1,5 +1,5 @@
-"""The ``run``, ``encode``, ``report`` and ``list-plugins`` commands, from parsed arguments to
-an exit code. Torch is imported only by the commands that need it."""
+"""The ``run``, ``encode``, ``report``, ``explore`` and ``list-plugins`` commands, from parsed
+arguments to an exit code. Torch is imported only by the commands that need it."""
 
 from __future__ import annotations
 
@@ -70,6 +70,13 @@ def command_encode(args: argparse.Namespace) -> int:
     print(f"encoded {rows} grids into {latent_dim} latent dimensions in "
           f"{time.perf_counter() - started:.1f} s → {out}", file=sys.stderr)
     return 0
+
+
+def command_explore(args: argparse.Namespace) -> int:
+    from vaeframe.explore.command import explore_command
+
+    return explore_command(args.run_dir, args.host, args.port, args.checkpoint, args.device,
+                           args.map_grids, args.open_browser)
 
 
 def command_report(args: argparse.Namespace) -> int:

@@ -134,6 +134,29 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--checkpoint", choices=("best", "last"), default="best")
     encode.add_argument("--device", default="cpu", help="where to run the encoder (cpu, cuda)")
 
+    explore = commands.add_parser(
+        "explore", parents=[common], help="a web page to explore a trained run's latent space",
+        description="Serve a local web page over a run directory: pick or paint a grid, move "
+                    "its code one latent dimension at a time, see the map of the codes and "
+                    "the grids between two codes. Only reads the run directory; needs no "
+                    "internet. Ctrl-C stops it.")
+    explore.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="the address to listen on (default 127.0.0.1: this machine "
+                              "only; another one warns that the page has no password)")
+    explore.add_argument("--port", type=int, default=8765,
+                         help="the port (default 8765; 0 picks a free one)")
+    explore.add_argument("--open", dest="open_browser", action="store_true",
+                         help="open the page in the default browser")
+    explore.add_argument("--checkpoint", choices=("best", "last"),
+                         help="the weights to explore (default best, or last when the run "
+                              "has no best yet)")
+    explore.add_argument("--device", default="cpu",
+                         help="where to run the model (cpu, cuda, auto)")
+    explore.add_argument("--map-grids", dest="map_grids", type=int, metavar="N",
+                         help="grids of each split on the map and behind the slider ranges "
+                              "(default 1500)")
+
     listing = commands.add_parser("list-plugins", parents=[common],
                                   help="list every component by kind")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
