@@ -263,3 +263,22 @@ def test_bad_flags_are_one_error_naming_the_flag(shapes_run, capsys) -> None:
     assert "--map-grids 0" in capsys.readouterr().err
     assert main(["explore", str(shapes_run), "--device", "tpu"]) == 2
     assert "--device" in capsys.readouterr().err
+
+
+def test_a_run_stopped_before_its_first_best_is_explored_from_its_last_checkpoint(
+        shapes_run, tmp_path, capsys) -> None:
+    from vaeframe.explore.command import chosen_checkpoint
+
+    assert chosen_checkpoint(shapes_run, None) == "best"
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for path in shapes_run.rglob("*"):
+        if path.is_file() and path.name != "best.pt":
+            (copy / path.relative_to(shapes_run)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / path.relative_to(shapes_run)).write_bytes(path.read_bytes())
+    assert chosen_checkpoint(copy, None) == "last"
+    assert "has no best checkpoint yet; exploring its last one" in capsys.readouterr().err
+    run = vf.load_run(copy, "last")
+    session = ExploreSession(run, run.data(), per_split=20)
+    assert session.state()["checkpoint"] == "last.pt"
+    assert chosen_checkpoint(copy, "best") == "best"

@@ -122,7 +122,7 @@ def test_the_page_loads_with_a_slider_per_dimension_in_order_of_kl(page, run) ->
     assert driver.find_element("id", "message").text == ""
     assert "ultra" in driver.title
     points = driver.execute_script("return explorer.points.length;")
-    assert points == 3000  # 1,500 grids of each split on the map
+    assert points == 2000  # 1,000 grids of each split on the map
 
 
 def test_a_factor_dataset_shows_which_dimension_holds_each_factor(shapes_run) -> None:

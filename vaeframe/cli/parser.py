@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where to run the model (cpu, cuda, auto)")
     explore.add_argument("--map-grids", dest="map_grids", type=int, metavar="N",
                          help="grids of each split on the map and behind the slider ranges "
-                              "(default 1500)")
+                              "(default 1000)")
 
     listing = commands.add_parser("list-plugins", parents=[common],
                                   help="list every component by kind")

@@ -22,7 +22,7 @@ from vaeframe.report.arc_grids import ARC_PALETTE
 from vaeframe.training.data import SPLITS, grids_of, labels_of
 from vaeframe.training.evaluation import ACTIVE_UNIT_THRESHOLD
 
-MAP_PER_SPLIT = 1500  # grids of each split encoded for the map and the slider ranges
+MAP_PER_SPLIT = 1000  # grids of each split encoded for the map and the slider ranges
 SLIDER_QUANTILES = (0.02, 0.98)  # of the posterior means, as the traversal picture's ends
 MIN_SLIDER_SPAN = 1.0  # a dimension whose means barely move still gets a usable slider
 MAX_STEPS = 32  # codes along one interpolation

@@ -47,7 +47,7 @@ function guarded(action) {
 
 // -- drawing grids --------------------------------------------------------------------------
 
-function drawGrid(canvas, grid, box = 200) {
+function drawGrid(canvas, grid, box = 150) {
   const rows = grid.length, cols = grid[0].length;
   const cell = Math.max(3, Math.min(24, Math.floor(box / Math.max(rows, cols))));
   canvas.width = cols * cell;
@@ -487,12 +487,13 @@ function showScores() {
 // -- start ----------------------------------------------------------------------------------
 
 async function start() {
-  explorer.state = await api("/api/state");
+  const [state, map] = await Promise.all([api("/api/state"), api("/api/map")]);
+  explorer.state = state;
+  explorer.points = map.points;
   const s = explorer.state;
   $("run-info").textContent = `${s.run} · ${s.model} · ${s.dataset} · ${s.checkpoint} ` +
     `(epoch ${s.epoch}) · ${s.latent_size} latent dims on ${s.device}`;
   document.title = `${s.run} · vaeframe explore`;
-  explorer.points = (await api("/api/map")).points;
   buildSliders();
   buildPaintTools();
   buildMapControls();
