@@ -36,8 +36,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, config: str, *flags: str) 
 
 @pytest.fixture(scope="module")
 def arc_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The main job for 5 epochs: it already draws grids of many sizes and colours."""
-    return trained(tmp_path_factory, "ultra", "--epochs", "5", *QUIET)
+    """The main job for 3 epochs: it already draws grids of many sizes and colours."""
+    return trained(tmp_path_factory, "ultra", "--epochs", "3", *QUIET)
 
 
 @pytest.fixture(scope="module")
