@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -17,37 +16,56 @@ from conftest import cli_env, only_run_dir, vaeframe
 from vaeframe import VaeframeError
 from vaeframe.rundir.checkpoint import load_checkpoint, save_checkpoint
 
+# Saves version 1, then starts version 2 and pauses inside it, at the point the test names,
+# saying where it is: the kill then lands inside a save every time, with no timing to race.
 WRITER = textwrap.dedent("""
-    import sys, torch
+    import io, os, sys, time, torch
     from pathlib import Path
     from vaeframe.rundir.checkpoint import save_checkpoint
-    path = Path(sys.argv[1])
-    version = 0
-    while True:
-        version += 1
-        save_checkpoint({"model": {"w": torch.full((4_000_000,), float(version))},
+    path, pause_at = Path(sys.argv[1]), sys.argv[2]
+    real_save = torch.save
+
+    def pause(where):
+        print(where, flush=True)
+        time.sleep(600)
+
+    def half_written(state, handle):
+        buffer = io.BytesIO()
+        real_save(state, buffer)
+        handle.write(buffer.getvalue()[: buffer.tell() // 2])
+        handle.flush()
+        pause("inside torch.save")
+
+    for version in (1, 2):
+        if version == 2 and pause_at == "write":
+            torch.save = half_written
+        if version == 2 and pause_at == "rename":
+            os.replace = lambda source, target: pause("before the rename")
+        save_checkpoint({"model": {"w": torch.full((1_000_000,), float(version))},
                          "epoch": version}, path)
-        print(version, flush=True)
+        print("saved", version, flush=True)
 """)
 
 
 @pytest.mark.slow
-def test_sigkill_during_saves_leaves_a_loadable_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("pause_at", "where"), [("write", "inside torch.save"),
+                                                 ("rename", "before the rename")])
+def test_sigkill_inside_a_save_leaves_the_previous_checkpoint(tmp_path: Path, pause_at: str,
+                                                              where: str) -> None:
     path = tmp_path / "last.pt"
-    killed_mid_save = 0
-    for delay in (0.6, 0.9, 1.3):
-        process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], env=cli_env(),
-                                   stdout=subprocess.PIPE, text=True)
-        assert process.stdout is not None
-        process.stdout.readline()  # at least one complete save
-        time.sleep(delay)
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path), pause_at],
+                               env=cli_env(), stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    try:
+        assert process.stdout.readline().strip() == "saved 1"
+        assert process.stdout.readline().strip() == where
+    finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-        state = load_checkpoint(path)
-        assert state["epoch"] >= 1
-        assert torch.equal(state["model"]["w"], torch.full((4_000_000,), float(state["epoch"])))
-        killed_mid_save += bool(list(tmp_path.glob(".last.pt.*.tmp")))
-    assert killed_mid_save, "no kill landed inside a save: the test proved nothing"
+    assert list(tmp_path.glob(".last.pt.*.tmp")), "the kill landed inside the second save"
+    state = load_checkpoint(path)
+    assert state["epoch"] == 1
+    assert torch.equal(state["model"]["w"], torch.full((1_000_000,), 1.0))
     save_checkpoint({"model": {}, "epoch": 0}, path)
     assert not list(tmp_path.glob(".last.pt.*.tmp")), "stale temporary files are cleaned up"
 
