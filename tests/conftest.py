@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 VAEFRAME = Path(sys.executable).with_name("vaeframe")
 
+# Two test files run at a time (pyproject's addopts). A torch process with two OpenMP threads
+# beside another one on two cores stalls for minutes, so each test process, and every process
+# a test starts, computes on one thread unless the environment already says how many.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAEFRAME_")}
