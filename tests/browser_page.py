@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -63,14 +64,14 @@ def browser():
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-def start_explorer(run_dir: Path, *flags: str, env: dict[str, str] | None = None
-                   ) -> tuple[subprocess.Popen[str], str]:
-    """``vaeframe explore RUN_DIR --port 0 FLAGS`` in a process of its own; the process and
-    the URL it prints once it serves."""
+def start_explorer(run_dir: Path, *flags: str, env: dict[str, str] | None = None,
+                   **popen: Any) -> tuple[subprocess.Popen[str], str]:
+    """``vaeframe explore RUN_DIR --port 0 FLAGS`` in a process of its own (``popen``: more
+    arguments of ``subprocess.Popen``); the process and the URL it prints once it serves."""
     script = Path(sys.executable).with_name("vaeframe")
     process = subprocess.Popen([str(script), "explore", str(run_dir), "--port", "0", *flags],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env)
+                               env=env, **popen)
     assert process.stdout is not None
     line = process.stdout.readline()  # the server prints its URL when it is listening
     if "http://" not in line:

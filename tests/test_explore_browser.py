@@ -326,3 +326,17 @@ def test_it_listens_on_127_0_0_1_by_default_and_warns_for_another_host(shapes_ru
         assert process.wait(timeout=30) == 0
     warning = process.stderr.read()
     assert "warning: --host 0.0.0.0" in warning and "no password" in warning
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_it_also_where_sigint_came_in_ignored(shapes_run, signum) -> None:
+    """A background job of a shell script starts with SIGINT ignored, and Python then raises
+    no KeyboardInterrupt: the explorer still stops on Ctrl-C (and on SIGTERM), exit 0."""
+    process, _ = start_explorer(shapes_run, env=cli_env(),
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    process.send_signal(signum)
+    try:
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    assert "stopped" in process.stderr.read()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 import sys
 import time
 import webbrowser
@@ -67,6 +68,10 @@ def explore_command(run_dir: Path, host: str = LOOPBACK, port: int = 8765,
               flush=True)
         if open_browser:
             webbrowser.open(server.url)
+        # Ctrl-C also where SIGINT came in ignored (a background job of a script inherits
+        # that, and Python then raises no KeyboardInterrupt); SIGTERM stops it the same way
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.default_int_handler)
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
