@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import signal
 import sys
+import threading
 import time
 import webbrowser
+from collections.abc import Iterator
 from pathlib import Path
 
 from vaeframe.errors import VaeframeError
@@ -46,6 +49,30 @@ def explore_command(run_dir: Path, host: str = LOOPBACK, port: int = 8765,
     if per_split is not None and per_split < 1:
         raise VaeframeError(f"--map-grids {per_split}: expected at least 1 grid per split")
 
+    with stopped_by_signals():
+        return _load_and_serve(run_dir, host, port, checkpoint, device, per_split,
+                               open_browser, started)
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt, also where SIGINT came in ignored (a
+    background job of a shell script inherits that, and Python then installs no handler);
+    set before the URL is printed, since whoever reads it may signal at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.default_int_handler)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _load_and_serve(run_dir: Path, host: str, port: int, checkpoint: str | None, device: str,
+                    per_split: int | None, open_browser: bool, started: float) -> int:
     from vaeframe.explore.server import ExploreServer
     from vaeframe.explore.session import MAP_PER_SPLIT, ExploreSession
     from vaeframe.latents.trained import load_run
@@ -68,10 +95,6 @@ def explore_command(run_dir: Path, host: str = LOOPBACK, port: int = 8765,
               flush=True)
         if open_browser:
             webbrowser.open(server.url)
-        # Ctrl-C also where SIGINT came in ignored (a background job of a script inherits
-        # that, and Python then raises no KeyboardInterrupt); SIGTERM stops it the same way
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.default_int_handler)
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
