@@ -11,7 +11,13 @@ from typing import Any
 import attrs
 import cattrs
 from cattrs.cols import list_structure_factory
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 
 from vaeframe.errors import ConfigError
 from vaeframe.validators import ParameterError
@@ -51,6 +57,9 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(str, _strict((str,), "a string", str))
     conv.register_structure_hook(bool, _strict((bool,), "true or false", bool))
     conv.register_structure_hook_factory(lambda t: typing.get_origin(t) is list, _strict_list)
+    # a tuple field is an array in a run file, and in what loggers are given
+    conv.register_unstructure_hook_func(lambda t: t is tuple or typing.get_origin(t) is tuple,
+                                        lambda value: [conv.unstructure(v) for v in value])
     return conv
 
 
@@ -66,9 +75,9 @@ def _flatten_errors(exc: BaseException, path: str) -> list[tuple[str, str]]:
         for sub in exc.exceptions:
             sub_path = path
             for note in getattr(sub, "__notes__", []):
-                if hasattr(note, "name"):
+                if isinstance(note, AttributeValidationNote):
                     sub_path = _join(path, note.name)
-                elif hasattr(note, "index"):
+                elif isinstance(note, IterableValidationNote):  # not any str: str.index
                     sub_path = _join(path, note.index)
             found += _flatten_errors(sub, sub_path)
         return found
