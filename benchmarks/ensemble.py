@@ -52,7 +52,7 @@ def ensemble_step(config, members, betas: torch.Tensor, graph: bool):
     """The ensemble's training step on a ``(K, B, 30, 30)`` batch."""
     base = copy.deepcopy(members[0]).to("meta")
     params, buffers = stack_module_state(members)
-    optimizer = torch.optim.Adam(params.values(), lr=config.train.lr, capturable=graph,
+    optimizer = torch.optim.Adam(params.values(), lr=config.optimizer.params.lr, capturable=graph,
                                  fused=betas.device.type == "cuda" or None)
     loss_fn = config.loss.params.loss
 
@@ -72,7 +72,8 @@ def ensemble_step(config, members, betas: torch.Tensor, graph: bool):
 
 def single_step(config, model, beta: float, graph: bool):
     """One model's training step on a ``(1, B, 30, 30)`` batch: the plain eager loop."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, capturable=graph,
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.params.lr,
+                                 capturable=graph,
                                  fused=next(model.parameters()).device.type == "cuda" or None)
     loss_fn = config.loss.params.loss
 

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
         torch.manual_seed(config.run.seed)
         plain = config.model.params.build().to(device)  # the same architecture, built plainly
-        plain_opt = torch.optim.Adam(plain.parameters(), lr=config.train.lr)
+        plain_opt = torch.optim.Adam(plain.parameters(), lr=config.optimizer.params.lr)
         grids = engine.parts.data.train
 
         def run_plain() -> None:

@@ -56,13 +56,21 @@ def test_grids_live_on_the_device_as_one_uint8_tensor(tmp_path: Path) -> None:
 
 
 
-@pytest.mark.parametrize("kl", ['{name="free_bits", threshold=0.1}',
-                                '{name="capacity", gamma=10.0, c_max=5.0}'])
+OPTIMISATION = ('lr_schedule={name="cosine", warmup_fraction=0.3}', "train.ema_decay=0.99",
+                "train.clip_grad_norm=1.0")
+
+
+@pytest.mark.parametrize("sets", [('kl={name="free_bits", threshold=0.1}',),
+                                  ('kl={name="capacity", gamma=10.0, c_max=5.0}',),
+                                  ("optimizer.name=adamw", *OPTIMISATION),
+                                  ("optimizer.name=sgd", *OPTIMISATION)],
+                         ids=["free_bits", "capacity", "adamw+cosine+ema+clip",
+                              "sgd+cosine+ema+clip"])
 def test_training_steps_make_no_host_sync_except_at_logging_steps(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kl: str) -> None:
-    """Also with a regularizer that reads the progress and monitors a value."""
-    config = smoke_config(tmp_path, "train.log_every_n_steps=2", "train.batch_size=16",
-                          f"kl={kl}")
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sets: tuple[str, ...]) -> None:
+    """Also with a regularizer that reads the progress and monitors a value, and with a
+    scheduled learning rate, weight averaging and clipping."""
+    config = smoke_config(tmp_path, "train.log_every_n_steps=2", "train.batch_size=16", *sets)
     trainer = Trainer(config, tmp_path, [])
     calls = host_syncs_of_one_epoch(trainer, monkeypatch)  # 6 steps, logging at 2, 4, 6
     assert trainer.state.step == 6

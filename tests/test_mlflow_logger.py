@@ -107,7 +107,7 @@ def test_params_artifacts_and_status(output: Path, tmp_path: Path) -> None:
     config = (run_dir / "config.toml").read_text()
     params = mlflow_run.data.params
     assert params == {k: str(v) for k, v in run_file_params(tomllib.loads(config)).items()}
-    assert (params["train.lr"], params["model.channels"], params["loggers.1.name"]) == (
+    assert (params["optimizer.lr"], params["model.channels"], params["loggers.1.name"]) == (
         "0.001", "[8, 16, 16]", "mlflow")
 
     assert mlflow_run.info.artifact_uri == (

@@ -46,8 +46,28 @@ def assert_clear_error(result, *fragments: str) -> None:
         ("channels = [8, 16, 16]", 'channels = [8, "x", 16]', ["model.channels.1", "integer"]),
         ("epochs = 3", "epochs = -2", ["train.epochs", "must be >= 1, got -2"]),
         ("batch_size = 32", "batch_size = 0", ["train.batch_size", "must be >= 1, got 0"]),
-        ("[train]", "[train]\nlr = -0.001", ["train.lr", "must be > 0.0"]),
-        ("[train]", "[train]\nlr = 0", ["train.lr", "must be > 0.0"]),
+        ("[train]", "[optimizer]\nlr = -0.001\n[train]", ["optimizer.lr", "must be > 0.0"]),
+        ("[train]", "[optimizer]\nlr = 0\n[train]", ["optimizer.lr", "must be > 0.0"]),
+        ("[train]", "[optimizer]\nname = \"adamm\"\n[train]",
+         ["optimizer.name", "unknown optimizer 'adamm'", "adam, adamw, sgd"]),
+        ("[train]", "[optimizer]\nname = \"sgd\"\nnesterov = true\nmomentum = 0\n[train]",
+         ["optimizer.nesterov", "needs momentum > 0"]),
+        ("[train]", "[optimizer]\nbetas = [0.9]\n[train]",
+         ["optimizer.betas", "two numbers in [0, 1), got [0.9]"]),
+        ("[train]", "[optimizer]\nbetas = 0.9\n[train]",
+         ["optimizer.betas", "expected an array, got float 0.9"]),
+        ("[train]", "[optimizer]\nbetas = [0.9, 1.5]\n[train]",
+         ["optimizer.betas", "two numbers in [0, 1)"]),
+        ("[train]", "[lr_schedule]\nname = \"cosine\"\nwarmup_epochs = 1\n"
+                    "warmup_fraction = 0.1\n[train]", ["lr_schedule.warmup_fraction", "not both"]),
+        ("[train]", "[lr_schedule]\nname = \"cosinus\"\n[train]",
+         ["lr_schedule.name", "unknown learning-rate schedule 'cosinus'", "constant, cosine"]),
+        ("[train]", "[lr_schedule]\nname = \"step\"\ngamma = 0\n[train]",
+         ["lr_schedule.gamma", "must be > 0.0"]),
+        ("batch_size = 32", "batch_size = 32\nema_decay = 1.0",
+         ["train.ema_decay", "must be < 1.0"]),
+        ("batch_size = 32", "batch_size = 32\nclip_grad_norm = -1",
+         ["train.clip_grad_norm", "must be >= 0.0"]),
         ("warmup_epochs = 1", "warmup_epochs = -1", ["schedule.warmup_epochs", "must be >= 0"]),
         ("ramp_epochs = 2", "ramp_epochs = 0", ["schedule.ramp_epochs", "must be >= 1"]),
         ('name = "linear_warmup"\nwarmup_epochs = 1\nramp_epochs = 2',
@@ -109,7 +129,9 @@ def test_component_that_is_not_a_table() -> None:
     (["--free-bits", "-1"], "error: --free-bits -1: kl.threshold: must be >= 0.0, got -1.0"),
     (["--beta-max", "-0.5"], "error: --beta-max -0.5: schedule.max_beta: must be >= 0.0"),
     (["--epochs", "0"], "error: --epochs 0: train.epochs: must be >= 1, got 0"),
-    (["--set", "train.lr=0"], "error: --set train.lr=0: train.lr: must be > 0.0"),
+    (["--set", "optimizer.lr=0"], "error: --set optimizer.lr=0: optimizer.lr: must be > 0.0"),
+    (["--set", "train.lr=0.01"], "error: --set train.lr=0.01: train.lr: has moved: set lr in "
+                                 "the [optimizer] section (optimizer.lr = 0.01)"),
     (["--set", "loggers.1.filename=3"], "error: --set loggers.1.filename=3: "
                                         "loggers.1.filename: expected a string"),
     (["--beta-schedule", "cyclical", "--set", "schedule.cycle_length=1"],
@@ -126,13 +148,17 @@ def test_a_bad_value_the_flags_did_not_touch_names_the_file(tmp_path: Path) -> N
                        f"error: {bad}: train.batch_size: must be >= 1, got 0")
 
 
-@pytest.mark.parametrize(("key", "value", "moved"), [
-    ("focal_gamma", "2.0", "loss.gamma = 2.0"), ("recon_reduction", "'sum'", "loss.reduction")])
+@pytest.mark.parametrize(("section", "key", "value", "moved"), [
+    ("model", "focal_gamma", "2.0", "loss.gamma = 2.0"),
+    ("model", "recon_reduction", "'sum'", "loss.reduction"),
+    ("train", "lr", "0.002", "optimizer.lr = 0.002"),
+    ("train", "weight_decay", "0.1", "optimizer.weight_decay = 0.1")])
 def test_a_run_file_in_the_old_layout_says_where_the_key_moved(
-        tmp_path: Path, key: str, value: str, moved: str) -> None:
-    bad = write(tmp_path, SMOKE.replace("latent_dim = 4", f"latent_dim = 4\n{key} = {value}"))
-    assert_clear_error(vaeframe("run", bad), f"{bad}: model.{key}: has moved", moved,
-                       "[loss] section")
+        tmp_path: Path, section: str, key: str, value: str, moved: str) -> None:
+    bad = write(tmp_path, SMOKE.replace(f"[{section}]\n", f"[{section}]\n{key} = {value}\n"))
+    new_section = moved.split(".")[0]
+    assert_clear_error(vaeframe("run", bad), f"{bad}: {section}.{key}: has moved", moved,
+                       f"the [{new_section}] section")
 
 
 def test_no_run_file() -> None:

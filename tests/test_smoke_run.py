@@ -21,7 +21,8 @@ def test_smoke_run_writes_a_complete_run_directory(tmp_path: Path, smoke_args) -
     assert resolved["schedule"] == {"name": "linear_warmup", "warmup_epochs": 1,
                                     "ramp_epochs": 2, "max_beta": 0.5}
     assert resolved["kl"] == {"name": "free_bits", "threshold": 0.1, "per": "sample"}
-    assert resolved["train"]["lr"] == 1e-3  # defaults are filled in
+    assert resolved["optimizer"] == {"name": "adam", "lr": 1e-3, "weight_decay": 0.0,
+                                     "betas": [0.9, 0.999], "eps": 1e-8}  # defaults filled in
 
     rows = read_jsonl(run_dir / "metrics.jsonl")
     step_rows = [r for r in rows if "train/loss" in r]

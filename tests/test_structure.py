@@ -37,6 +37,13 @@ CORE_VOCABULARY = {
     "threshold": {"vaeframe/runs/criteria.py", "vaeframe/report/table.py"},  # a criterion's key
     # the FactorVAE score (a metric, Kim & Mnih 2018), not the factor_vae objective
     "factor_vae": {"vaeframe/latents/factor_scores.py", "vaeframe/explore/session.py"},
+    # the learning rate: torch's parameter-group key, the train/lr metric and the schedule
+    # contract's method, read whatever the optimizer; not the built-ins' lr field
+    "lr": {"vaeframe/training/optimisation.py", "vaeframe/training/fit_loop.py",
+           "vaeframe/training/epoch_loop.py", "vaeframe/registry/kinds.py"},
+    # the global optimisation step, not the step-decay schedule
+    "step": {"vaeframe/training/loop_state.py", "vaeframe/registry/types.py",
+             "vaeframe/sweeps/progress.py"},
 }
 
 

@@ -103,7 +103,8 @@ def test_run_file_summary_and_hparams(finished: Path) -> None:
     values = {name: getattr(value, value.WhichOneof("kind"))
               for name, value in start_info.hparams.items()}
     assert values == run_file_params(tomllib.loads(config))
-    assert values["train.lr"] == pytest.approx(1e-3) and values["loggers.1.name"] == "tensorboard"
+    assert values["optimizer.lr"] == pytest.approx(1e-3)
+    assert values["loggers.1.name"] == "tensorboard"
     experiment = hparams_metadata.parse_experiment_plugin_data(
         events.SummaryMetadata(hparams_metadata.EXPERIMENT_TAG).plugin_data.content)
     assert {info.name.tag for info in experiment.metric_infos} == set(final)

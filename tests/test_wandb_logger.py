@@ -114,7 +114,7 @@ def test_offline_run_without_network_or_key_takes_seconds(offline_run: tuple[Pat
 
 
 def test_failed_run_is_finished_as_failed(tmp_path: Path) -> None:
-    process = start(tmp_path, "--set", "train.lr=1e30", "--set", f"loggers={LOGGERS}")
+    process = start(tmp_path, "--set", "optimizer.lr=1e30", "--set", f"loggers={LOGGERS}")
     _, err = process.communicate(timeout=300)
     assert process.returncode == 1, err
     path = wandb_file(only_run_dir(tmp_path / "runs"))

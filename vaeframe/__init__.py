@@ -25,7 +25,7 @@ from vaeframe.registry.posterior import DataFacts, Posterior
 from vaeframe.registry.types import GridData, Logger, Progress, RunInfo
 from vaeframe.rundir.history import trim_history
 from vaeframe.training.beta import BetaScheduler, get_beta_schedule, make_schedule
-from vaeframe.validators import ParameterError, at_least, at_most, greater_than, one_of
+from vaeframe.validators import ParameterError, at_least, at_most, greater_than, less_than, one_of
 from vaeframe.version import __version__
 
 # they import torch, so they are imported on first use: `import vaeframe` stays torch-free
@@ -80,6 +80,7 @@ __all__ = [
     "get_beta_schedule",
     "greater_than",
     "hookimpl",
+    "less_than",
     "load_run",
     "make_schedule",
     "nonblack_accuracy",

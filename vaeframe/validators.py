@@ -59,6 +59,16 @@ def greater_than(bound: float) -> Validator:
     return check
 
 
+def less_than(bound: float) -> Validator:
+    """Value must be < ``bound``."""
+
+    def check(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not value < bound:
+            raise ParameterError(attribute.name, f"must be < {bound}, got {value!r}")
+
+    return check
+
+
 def one_of(*choices: Any) -> Validator:
     """Value must be one of ``choices``."""
 

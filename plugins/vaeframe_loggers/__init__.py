@@ -82,15 +82,19 @@ class ConsoleLogger(Logger):
                          loss=f"{loss:.2f}", kl=f"{kl:.2f}", acc=self._accuracy)
 
     def _epoch_line(self, m: Mapping[str, float]) -> None:
+        """One line per epoch; accuracies only on the epochs that evaluated them."""
+        measured = ""
         if "train/nonblack_acc" in m:
             self._accuracy = (f"{_percent(m['train/nonblack_acc'])}/"
                               f"{_percent(m['heldout/nonblack_acc'])}")
+            measured = f" non-black acc train/held-out={self._accuracy}"
         units = f" AU {int(m['active_units'])}" if "active_units" in m else ""
+        rate = f" lr={m['lr']:.3g}" if "lr" in m else ""
         self._console.print(
-            f"epoch {int(m['epoch'])}: β={m['beta']:.4f} loss={m['epoch/loss']:.3f} "
+            f"epoch {int(m['epoch'])}: β={m['beta']:.4f}{rate} loss={m['epoch/loss']:.3f} "
             f"recon={m['epoch/recon_loss']:.3f} KL={m['epoch/kl_raw']:.3f} "
-            f"KL/dim min={m['epoch/kl_per_dim/min']:.3f} max={m['epoch/kl_per_dim/max']:.3f} "
-            f"non-black acc train/held-out={self._accuracy}{units}")
+            f"KL/dim min={m['epoch/kl_per_dim/min']:.3f} max={m['epoch/kl_per_dim/max']:.3f}"
+            f"{measured}{units}")
 
     def close(self, summary: Mapping[str, Any], status: str) -> None:
         if self._bar is not None:

@@ -21,7 +21,7 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def run_file_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, Scalar]:
-    """The resolved run file keyed as ``--set`` writes keys: ``train.lr``, ``loggers.0.name``.
+    """The resolved run file keyed as ``--set`` writes keys: ``optimizer.lr``, ``loggers.0.name``.
 
     Arrays of tables are numbered; other arrays become their text, ``[8, 16, 16]``.
     """

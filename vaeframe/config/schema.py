@@ -9,7 +9,7 @@ import attrs
 from vaeframe.config.converter import converter
 from vaeframe.registry.kinds import KINDS
 from vaeframe.registry.manager import PluginSource
-from vaeframe.validators import ParameterError, at_least, at_most, greater_than, one_of
+from vaeframe.validators import ParameterError, at_least, at_most, less_than, one_of
 
 MAX_EPOCHS = 2**24
 
@@ -33,8 +33,6 @@ class TrainSection:
     epochs: int = attrs.field(default=100, validator=[at_least(1), at_most(
         MAX_EPOCHS, "training progress counts epochs as float32, exact up to 2**24")])
     batch_size: int = attrs.field(default=64, validator=at_least(1))
-    lr: float = attrs.field(default=1e-3, validator=greater_than(0.0))
-    weight_decay: float = attrs.field(default=0.0, validator=at_least(0.0))
     device: str = attrs.field(default="auto", validator=_device)
     log_every_n_steps: int = attrs.field(default=20, validator=at_least(1))
     eval_every_n_epochs: int = attrs.field(default=1, validator=at_least(1))
@@ -44,6 +42,11 @@ class TrainSection:
     on_nonfinite: str = attrs.field(default="stop", validator=one_of("stop", "skip"))
     compile: str = attrs.field(default="off", validator=one_of("off", "graph", "inductor"))
     precision: str = attrs.field(default="fp32", validator=one_of("fp32", "bf16"))
+    #: the largest norm of the model's gradient (over all its parameters); 0 leaves it alone
+    clip_grad_norm: float = attrs.field(default=0.0, validator=at_least(0.0))
+    #: the decay of an exponential moving average of the weights, which evaluation, best.pt
+    #: and the latent tools then use; 0 averages nothing
+    ema_decay: float = attrs.field(default=0.0, validator=[at_least(0.0), less_than(1.0)])
 
 
 @attrs.define
@@ -76,6 +79,8 @@ class RunConfig:
     loss: ComponentConfig
     schedule: ComponentConfig
     kl: ComponentConfig
+    optimizer: ComponentConfig
+    lr_schedule: ComponentConfig
     loggers: list[ComponentConfig]
     notes: list[str] = attrs.field(factory=list)
 

@@ -46,6 +46,7 @@ class TrainedRun:
     checkpoint: Path
     epoch: int
     device: torch.device
+    averaged: bool = False  # the weights are the run's moving average (train.ema_decay)
 
     @property
     def run_dir(self) -> Path:
@@ -156,17 +157,21 @@ def load_run(run_dir: str | Path, checkpoint: str = "best",
 
 def open_checkpoint(record: RunRecord, path: Path,
                     device: str | torch.device = "cpu") -> TrainedRun:
-    """The model of the run ``record`` with the weights of the checkpoint file ``path``."""
+    """The model of the run ``record`` with the weights of the checkpoint file ``path``:
+    the averaged weights where the run averaged them (``train.ema_decay``), as its
+    evaluations did."""
     config = build_config({**record.config, "loggers": []}, get_registry(),
                           str(record.path / CONFIG_FILE))
     device = torch.device(device)
     state = load_checkpoint(path, map_location=device)
     model = build_model(config.model, device)
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state["averaged"]["model"] if "averaged" in state
+                              else state["model"])
     except (RuntimeError, KeyError) as exc:
         raise VaeframeError(f"{path}: its weights do not fit {config.model.describe()} as "
                             f"installed now (written by another version of the model's plugin "
                             f"or of vaeframe?): {mismatch(exc)}") from None
     model.eval()
-    return TrainedRun(record, config, model, path, int(state["epoch"]), device)
+    return TrainedRun(record, config, model, path, int(state["epoch"]), device,
+                      averaged="averaged" in state)

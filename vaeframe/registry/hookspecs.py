@@ -113,6 +113,39 @@ def register_losses(register: Register) -> None:
 
 
 @hookspec
+def register_optimizers(register: Register) -> None:
+    """Register optimizers (``[optimizer]`` in a run file).
+
+    An optimizer class provides ``build(self, parameters, device, capturable) ->
+    torch.optim.Optimizer``: the optimizer of the model's ``parameters`` on ``device`` (a
+    ``torch.device``). ``capturable`` is true when the whole step is captured in a CUDA graph
+    (``train.compile = "graph"``): build an optimizer that can be captured (torch's Adam and
+    AdamW take ``capturable=True``), or raise an error that says why it cannot. The learning
+    rate of each parameter group is read once, after ``build``, as the base that the
+    ``[lr_schedule]`` scales; with a schedule other than a constant one, the engine replaces
+    it by a 0-d tensor on the device that it fills before every step, so the optimizer must
+    accept a tensor learning rate (torch's Adam, AdamW and SGD do).
+    """
+
+
+@hookspec
+def register_lr_schedules(register: Register) -> None:
+    """Register learning-rate schedules (``[lr_schedule]`` in a run file).
+
+    A schedule class provides ``lr(self, base_lr: float, progress: vaeframe.Progress) ->
+    Tensor``: the learning rate of the step in progress, a 0-d tensor on the training device
+    computed from its fields, the optimizer's learning rate ``base_lr`` and ``progress``
+    (tensors the engine updates in place before every step). It runs inside every step, also
+    inside a captured CUDA graph, so it must not synchronise with the host; being a pure
+    function of the progress, a resumed run gets the same rates.
+
+    Optional: ``is_constant(self) -> bool``, true when ``lr`` is ``base_lr`` at every step:
+    the engine then leaves the optimizer's learning rate as a plain number, never updated,
+    which keeps the default run bit-identical to a plain ``torch.optim`` loop.
+    """
+
+
+@hookspec
 def register_transforms(register: Register) -> None:
     """Register per-batch transforms (``[[transforms]]`` in a run file, applied in order).
 

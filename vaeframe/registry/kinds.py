@@ -39,6 +39,9 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("schedules", "register_schedules", "schedule", "schedule", "linear_warmup", ("beta",)),
     Kind("kl_regularizers", "register_kl_regularizers", "KL regularizer", "kl", "none",
          ("kl_loss",), with_floor="free_bits", check=objective_problem),
+    Kind("optimizers", "register_optimizers", "optimizer", "optimizer", "adam", ("build",)),
+    Kind("lr_schedules", "register_lr_schedules", "learning-rate schedule", "lr_schedule",
+         "constant", ("lr",)),
     Kind("loggers", "register_loggers", "logger", "loggers", None,
          ("open", "epoch_started", "log", "close"), many=True, defaults=("console", "jsonl")),
 )}

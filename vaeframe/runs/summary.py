@@ -31,6 +31,27 @@ def _final(last: Mapping[str, float], last_eval: Mapping[str, float],
     }
 
 
+RECENT_EVALUATIONS = 3
+
+
+def _recent(evaluated: list[Mapping[str, float]]) -> dict[str, Any] | None:
+    """The mean of the last three evaluations: a figure that one evaluation more or less
+    moves less than the final one."""
+    recent = evaluated[-RECENT_EVALUATIONS:]
+    if not recent:
+        return None
+
+    def mean(key: str) -> float | None:
+        values = [h[key] for h in recent if key in h]
+        return sum(values) / len(values) if values else None
+
+    heldout = [h["heldout/nonblack_acc"] for h in recent]
+    return {"epochs": [int(h["epoch"]) for h in recent if "epoch" in h],
+            "train_nonblack_acc": mean("train/nonblack_acc"),
+            "heldout_nonblack_acc": mean("heldout/nonblack_acc"),
+            "heldout_nonblack_acc_range": max(heldout) - min(heldout)}
+
+
 def _phase_times(record: TrainingRecord) -> dict[str, float]:
     """Seconds by phase, in the order a run goes through them; none overlap."""
     later = dict(record.phase_seconds)
@@ -64,6 +85,9 @@ def run_summary(record: TrainingRecord, status: RunStatus) -> dict[str, Any]:
         "final": _final(last, last_eval, record.latent_dim),
         "best": {"epoch": record.best_epoch,
                  "heldout_nonblack_acc": record.best_metric if record.best_epoch else None},
+        "last_3_evaluations": _recent(evaluated),
+        # evaluation, best.pt's use by the latent tools: the averaged weights when on
+        "weights": {"averaged": bool(record.ema_decay), "ema_decay": record.ema_decay or None},
         "beta_history": list(record.beta_history),
         "declared": record.declared.to_dict(),
         "criteria": evaluate_run(record.history, record.declared, record.beta_history,

@@ -1,5 +1,5 @@
 """A run's parts, built from its configuration: the data on the device, the model (wrapped
-for DDP under torchrun), the optimizer, the β scheduler, the progress and the step."""
+for DDP under torchrun), the optimisation, the β scheduler, the progress and the step."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from vaeframe.training.distributed import World
 from vaeframe.training.fastpath import StepFunction, make_step_function
 from vaeframe.training.model import build_model
 from vaeframe.training.objective import objective_networks
+from vaeframe.training.optimisation import Optimisation, build_optimizer
 from vaeframe.training.rng import seed_everything
 from vaeframe.training.step import TrainingStep
 
@@ -53,6 +54,7 @@ class RunParts:
     model: torch.nn.Module
     network: torch.nn.Module  # the model, or its DDP wrapper under torchrun
     optimizer: torch.optim.Optimizer
+    optimisation: Optimisation  # the optimizer, its learning rate, clipping and averaging
     scheduler: BetaScheduler
     beta: torch.Tensor  # 0-d, on the device, filled in place each epoch
     progress: Progress
@@ -100,14 +102,13 @@ def assemble(config: RunConfig, device: torch.device, world: World,
             network = DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None)
         t = config.train
-        optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay,
-                                     fused=device.type == "cuda" or None,
-                                     capturable=t.compile == "graph")
+        optimizer = build_optimizer(config.optimizer, model, device, t.compile == "graph")
         beta = torch.zeros((), device=device)
         progress = Progress.create(t.epochs, device)
+        optimisation = Optimisation(optimizer, config.lr_schedule, progress, model, t)
         networks = objective_networks(config.kl, model.latent_dim, device, world)
         step = TrainingStep(
-            network=network, optimizer=optimizer, loss=config.loss, regularizer=config.kl,
+            network=network, optimisation=optimisation, loss=config.loss, regularizer=config.kl,
             beta=beta, progress=progress, latent_dim=model.latent_dim,
             bf16=t.precision == "bf16", parallel=world.parallel,
             skip_nonfinite=t.on_nonfinite == "skip", transforms=config.transforms,
@@ -117,6 +118,7 @@ def assemble(config: RunConfig, device: torch.device, world: World,
             check_returns_z(config.model, config.kl, model)
         return RunParts(
             data=data, model=model, network=network, optimizer=optimizer,
+            optimisation=optimisation,
             scheduler=BetaScheduler(config.schedule.params, t.epochs,
                                     config.schedule.describe()),
             beta=beta, progress=progress, training_step=step,

@@ -43,6 +43,10 @@ class EpochLoop:
         self.monitored_keys = list(self.monitored())
         #: the epoch's running sums: the step's statistics, then the monitored values
         self.totals_layout = self.layout.extended("monitored", len(self.monitored_keys))
+        #: a logging step's transfer: the totals' parts, then a scheduled learning rate
+        self.learning_rate = parts.optimisation.learning_rate
+        self.logged_layout = (self.totals_layout if self.learning_rate.constant
+                              else self.totals_layout.extended("lr", 1))
         self.agreed_stop = False
         # progress is written before each step only where a component reads it
         self.uses_progress = parts.monitor is not None or parts.training_step.reads_progress
@@ -111,9 +115,13 @@ class EpochLoop:
                                         "monitored": values * share if share != 1 else values})
 
     def _log_step(self, stats: torch.Tensor) -> None:
-        """One transfer: the ranks' summed statistics, then the monitored values."""
+        """One transfer: the ranks' summed statistics, the monitored values and the
+        learning rate of the step (the same on every rank)."""
         flat = self._with_monitored(self.reduce_with_stop_flag(stats), share=1)
-        values = self.totals_layout.unpack(flat.cpu().tolist())
+        if not self.learning_rate.constant:
+            flat = self.logged_layout.pack({**self.totals_layout.split(flat),
+                                            "lr": self.learning_rate.logged()})
+        values = self.logged_layout.unpack(flat.cpu().tolist())
         self.hub.log(self.step_metrics(values), self.state.step)
 
     def reduce_with_stop_flag(self, stats: torch.Tensor) -> torch.Tensor:
@@ -136,6 +144,7 @@ class EpochLoop:
             raise TrainingError(self.nonfinite_message())
         metrics = {f"train/{key}": value for key, value in step.items()}
         metrics["train/beta"] = self.parts.scheduler.beta_history[-1]
+        metrics["train/lr"] = values["lr"][0] if "lr" in values else self.learning_rate.logged()
         metrics.update(per_dim_metrics("train/kl_per_dim", values["kl_per_dim"]))
         metrics.update(scalars({f"train/{k}": values[k] for k in self.layout.extras},
                                [f"train/{k}" for k in self.layout.extras]))
@@ -148,5 +157,5 @@ class EpochLoop:
     def nonfinite_message(self) -> str:
         return (f"non-finite loss detected at step {self.state.step} (epoch {self.state.epoch};"
                 " checked at logging steps and epoch ends); training stopped and no checkpoint "
-                f"was overwritten; {self.checkpoint_note()}. Lower train.lr, or set "
+                f"was overwritten; {self.checkpoint_note()}. Lower optimizer.lr, or set "
                 "train.on_nonfinite = \"skip\" to skip such steps")

@@ -1,6 +1,6 @@
 """The CUDA fast path: the whole training step captured in CUDA graphs, or torch.compile.
 
-``train.compile = "graph"`` captures forward, backward and the fused Adam step in one CUDA
+``train.compile = "graph"`` captures forward, backward and the optimizer step in one CUDA
 graph per batch shape (the full batch, and the last partial batch of an epoch if there is
 one), so an epoch replays a handful of graphs instead of launching thousands of kernels.
 ``"inductor"`` compiles forward and loss with ``torch.compile(mode="reduce-overhead")``.
@@ -88,7 +88,7 @@ class CapturedStep:
                                                      torch.Tensor]:
         step, optimizer = self.step, self.step.optimizer
         static_batch = batch.clone()
-        saved = _snapshot(self.model, optimizer, batch.device)
+        saved = _snapshot(self.model, optimizer, step.optimisation.tensors(), batch.device)
         side = torch.cuda.Stream(device=batch.device)
         side.wait_stream(torch.cuda.current_stream(batch.device))
         with torch.cuda.stream(side):
@@ -96,7 +96,7 @@ class CapturedStep:
                 optimizer.zero_grad(set_to_none=True)
                 step.optimise(static_batch)
         torch.cuda.current_stream(batch.device).wait_stream(side)
-        _restore(self.model, optimizer, batch.device, saved)
+        _restore(self.model, optimizer, step.optimisation.tensors(), batch.device, saved)
         graph = torch.cuda.CUDAGraph()
         optimizer.zero_grad(set_to_none=True)
         with torch.cuda.graph(graph):
@@ -108,7 +108,7 @@ class CompiledStep:
     """Forward and loss through ``torch.compile(mode="reduce-overhead")``; fused Adam step."""
 
     def __init__(self, step: TrainingStep) -> None:
-        self.optimizer = step.optimizer
+        self.optimisation = step.optimisation
         self.loss_and_stats = torch.compile(step.loss_and_stats, mode="reduce-overhead",
                                             dynamic=False)
         self.sizes_seen: set[int] = set()
@@ -119,9 +119,9 @@ class CompiledStep:
         began = time.perf_counter()
         torch.compiler.cudagraph_mark_step_begin()
         loss, stats = self.loss_and_stats(batch)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimisation.zero_grad()
         loss.backward()  # the backward pass compiles on its first call
-        self.optimizer.step()
+        self.optimisation.step()
         if first:
             self.capture_seconds += time.perf_counter() - began
             self.sizes_seen.add(batch.shape[0])
@@ -129,9 +129,12 @@ class CompiledStep:
 
 
 def _snapshot(model: nn.Module, optimizer: torch.optim.Optimizer,
-              device: torch.device) -> dict[str, object]:
+              others: list[torch.Tensor], device: torch.device) -> dict[str, object]:
+    """What the warm-up steps change: parameters, optimizer state, ``others`` (the weight
+    average) and the CUDA RNG."""
     return {
         "params": [p.detach().clone() for p in model.parameters()],
+        "others": [t.detach().clone() for t in others],
         "optimizer": {id(p): {k: v.clone() for k, v in state.items()
                               if isinstance(v, torch.Tensor)}
                       for p, state in optimizer.state.items()},
@@ -140,9 +143,11 @@ def _snapshot(model: nn.Module, optimizer: torch.optim.Optimizer,
 
 
 @torch.no_grad()
-def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
+def _restore(model: nn.Module, optimizer: torch.optim.Optimizer,
+             others: list[torch.Tensor], device: torch.device,
              saved: dict[str, object]) -> None:
-    for param, value in zip(model.parameters(), saved["params"], strict=True):
+    for param, value in zip([*model.parameters(), *others],
+                            [*saved["params"], *saved["others"]], strict=True):
         param.copy_(value)
     previous = saved["optimizer"]
     for param, state in optimizer.state.items():

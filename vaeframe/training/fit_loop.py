@@ -81,7 +81,9 @@ class FitLoop:
         if not all(map(math.isfinite, [*step.values(), *means["kl_per_dim"]])) or \
                 not self._parameters_finite():
             raise TrainingError(self.epoch_loop.nonfinite_message())
-        metrics: dict[str, float] = {"epoch": float(state.epoch), "beta": beta}
+        # lr: the rate of the epoch's last step, read at its end (not inside a step)
+        metrics: dict[str, float] = {"epoch": float(state.epoch), "beta": beta,
+                                     "lr": float(self.parts.optimisation.learning_rate.logged())}
         metrics.update({f"epoch/{key}": value for key, value in step.items()})
         metrics.update(per_dim_metrics("epoch/kl_per_dim", means["kl_per_dim"]))
         metrics.update({f"epoch/{key}": means[key][0]

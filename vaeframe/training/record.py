@@ -34,4 +34,5 @@ class TrainingRecord:
     best_epoch: int
     best_metric: float
     declared: Declared
+    ema_decay: float = 0.0  # train.ema_decay: evaluations used the averaged weights
     disentanglement: Mapping[str, Any] | None = None  # factor datasets: MIG, DCI, SAP at the end

@@ -19,6 +19,7 @@ from vaeframe.registry.posterior import DataFacts, Posterior
 from vaeframe.registry.types import Progress
 from vaeframe.training.kl import kl_per_dim
 from vaeframe.training.objective import ObjectiveNetworks
+from vaeframe.training.optimisation import Optimisation
 from vaeframe.training.stats import StatLayout
 
 
@@ -33,14 +34,15 @@ class TrainingStep:
     its networks are trained in the same backward pass by ``networks_loss``.
     """
 
-    def __init__(self, *, network: nn.Module, optimizer: torch.optim.Optimizer,
+    def __init__(self, *, network: nn.Module, optimisation: Optimisation,
                  loss: Any, regularizer: Any, beta: torch.Tensor, progress: Progress,
                  latent_dim: int, bf16: bool, parallel: bool, skip_nonfinite: bool,
                  transforms: Sequence[Any] = (), facts: DataFacts | None = None,
                  networks: ObjectiveNetworks | None = None) -> None:
         self.network = network
         self.transforms = list(transforms)
-        self.optimizer = optimizer
+        self.optimisation = optimisation
+        self.optimizer = optimisation.optimizer
         self.loss = loss
         self.regularizer = regularizer
         self.beta = beta
@@ -53,7 +55,8 @@ class TrainingStep:
         self.facts = facts or DataFacts(0, 0, latent_dim)
         extras = ("extra_loss",) * self.extra + ("networks_loss",) * (networks is not None)
         self.layout = StatLayout.of_step(latent_dim, extras)
-        self.reads_progress = style != KL_ONLY or self.reads_posterior
+        self.reads_progress = (style != KL_ONLY or self.reads_posterior
+                               or optimisation.reads_progress)
         self.kl_arguments: tuple[Progress, ...] = (progress,) if style != KL_ONLY else ()
         self.bf16 = bf16
         self.parallel = parallel
@@ -98,14 +101,14 @@ class TrainingStep:
         return loss + terms.get("networks_loss", 0.0), stats.detach()
 
     def zero_grad(self) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimisation.zero_grad()
         if self.networks is not None:
             self.networks.optimizer.zero_grad(set_to_none=True)
 
     def backward_and_step(self, loss: torch.Tensor) -> None:
         """Backward (weighted by this rank's share under torchrun) and the optimizers' steps."""
         (loss * self.loss_weight if self.parallel else loss).backward()
-        self.optimizer.step()
+        self.optimisation.step()
         if self.networks is not None:
             self.networks.optimizer.step()
 

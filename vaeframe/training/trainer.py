@@ -56,7 +56,9 @@ class Trainer:
         hub = LoggerHub(loggers, self.clock)
         self.epoch_loop = EpochLoop(self.parts, self.state, t, self.world, self.stop, hub,
                                     config.kl, self.checkpoints.note)
-        evaluator = Evaluator(self.parts.model, self.parts.data.train, self.parts.data.heldout,
+        average = self.parts.optimisation.average  # evaluated, and in best.pt, when on
+        evaluator = Evaluator(average.model if average else self.parts.model,
+                              self.parts.data.train, self.parts.data.heldout,
                               t.eval_batch_size, config.loss, self.world)
         self.fit_loop = FitLoop(self.parts, self.state, t, self.epoch_loop, evaluator,
                                 self.checkpoints, hub, self.clock, self.stop)
@@ -85,7 +87,7 @@ class Trainer:
         parts = self.parts
         return {
             "format": CHECKPOINT_FORMAT, "vaeframe_version": __version__,
-            "model": parts.model.state_dict(), "optimizer": parts.optimizer.state_dict(),
+            "model": parts.model.state_dict(), **parts.optimisation.state_dict(),
             **self.state.state_dict(),
             "scheduler": parts.scheduler.state_dict(),
             "rng": self.world.gather(rng_state(parts.generator)),
@@ -100,12 +102,13 @@ class Trainer:
         parts = self.parts
         try:
             parts.model.load_state_dict(state["model"])
-            parts.optimizer.load_state_dict(state["optimizer"])
+            parts.optimisation.load_state_dict(state)
             if parts.training_step.networks is not None:
                 parts.training_step.networks.load_state_dict(state["objective"])
         except (RuntimeError, ValueError, KeyError) as exc:
             raise VaeframeError(f"{source}: does not fit this run's model, optimizer or "
-                                "objective networks (was [model] or [kl] changed?): "
+                                "objective networks (was [model], [optimizer], [kl] or "
+                                "train.ema_decay changed?): "
                                 f"{mismatch(exc)}") from None
         self.state.load_state_dict(state, self.device)
         parts.scheduler.load_state_dict(state["scheduler"])
@@ -132,4 +135,4 @@ class Trainer:
             dataset=parts.data.describe(self.config.data.name), history=state.history,
             beta_history=parts.scheduler.beta_history, best_epoch=state.best_epoch,
             best_metric=state.best_metric, declared=parts.declared,
-            disentanglement=disentanglement)
+            ema_decay=self.config.train.ema_decay, disentanglement=disentanglement)
