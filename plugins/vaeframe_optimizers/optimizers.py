@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -29,9 +29,12 @@ class Adam:
     def build(self, parameters: Iterable[Any], device: Any, capturable: bool) -> Any:
         import torch
 
-        return torch.optim.Adam(parameters, lr=self.lr, betas=tuple(self.betas), eps=self.eps,
-                                weight_decay=self.weight_decay,
-                                fused=device.type == "cuda" or None, capturable=capturable)
+        optimizer = torch.optim.AdamW if self.decoupled else torch.optim.Adam
+        return optimizer(parameters, lr=self.lr, betas=tuple(self.betas), eps=self.eps,
+                         weight_decay=self.weight_decay, fused=device.type == "cuda" or None,
+                         capturable=capturable)
+
+    decoupled: ClassVar[bool] = False  # torch's AdamW: weight decay apart from the gradient
 
 
 @attrs.define
@@ -39,13 +42,7 @@ class AdamW(Adam):
     """AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay; fused on CUDA."""
 
     weight_decay: float = attrs.field(default=1e-2, validator=at_least(0.0))
-
-    def build(self, parameters: Iterable[Any], device: Any, capturable: bool) -> Any:
-        import torch
-
-        return torch.optim.AdamW(parameters, lr=self.lr, betas=tuple(self.betas), eps=self.eps,
-                                 weight_decay=self.weight_decay,
-                                 fused=device.type == "cuda" or None, capturable=capturable)
+    decoupled: ClassVar[bool] = True
 
 
 @attrs.define
