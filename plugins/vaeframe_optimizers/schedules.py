@@ -16,7 +16,9 @@ class Constant:
     """The optimizer's learning rate at every step."""
 
     def lr(self, base_lr: float, progress: Any) -> Any:
-        return progress.fraction * 0.0 + base_lr
+        import torch
+
+        return torch.full_like(progress.fraction, base_lr)
 
     def is_constant(self) -> bool:
         return True
@@ -45,8 +47,12 @@ class Cosine:
                                  f"{self.warmup_fraction})")
 
     def warmup(self, num_epochs: Any) -> Any:
-        return self.warmup_fraction * num_epochs if self.warmup_fraction else (
-            num_epochs * 0.0 + self.warmup_epochs)
+        """The warm-up in epochs, a tensor like ``num_epochs``."""
+        import torch
+
+        if self.warmup_fraction:
+            return self.warmup_fraction * num_epochs
+        return torch.full_like(num_epochs, self.warmup_epochs)
 
     def lr(self, base_lr: float, progress: Any) -> Any:
         import torch
