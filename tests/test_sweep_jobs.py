@@ -22,7 +22,7 @@ from vaeframe.errors import ConfigError, VaeframeError
 from vaeframe.registry.manager import Registry
 from vaeframe.rundir.layout import checkpoint_path
 from vaeframe.sweeps.cluster import SlurmOptions, cluster_launcher, slurm_options
-from vaeframe.sweeps.pool import PointPool
+from vaeframe.sweeps.pool import LocalProcess, PointPool, describe_outcomes
 from vaeframe.sweeps.progress import (
     ProgressDisplay,
     ProgressFile,
@@ -107,6 +107,60 @@ def test_a_points_runs_are_told_apart_from_a_longer_name(tmp_path: Path) -> None
         "s-fb0-20260101-101010", "s-fb0-20260101-101010-2", "s-fb0-20260101-101010-10"]
     assert point_state(tmp_path, "s-fb0").status == NEW  # no checkpoint, no summary
     assert point_state(tmp_path / "absent", "s-fb0").status == NEW
+
+
+# -- stopping with points still queued ------------------------------------------------------
+
+WAITS_FOR_SIGINT = ("import signal, sys, time\n"
+                    "signal.signal(signal.SIGINT, lambda *_: sys.exit(130))\n"
+                    "print('waiting', flush=True)\n"
+                    "time.sleep(60)\n")
+
+
+class CtrlCAfterFirstStart:
+    """Starts each point as a real process that waits for SIGINT; right after starting the
+    first, Ctrl-C reaches the sweep (this process), with more points still queued."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv, slot: Slot, log: Path) -> LocalProcess:
+        with log.open("w") as handle:
+            process = subprocess.Popen([sys.executable, "-c", WAITS_FOR_SIGINT],
+                                       stdout=handle, start_new_session=True)
+        self.started.append(process)
+        while "waiting" not in log.read_text():
+            time.sleep(0.01)
+        signal.raise_signal(signal.SIGINT)
+        return LocalProcess(process)
+
+    def describe(self, slot: Slot) -> str:
+        return slot.describe()
+
+
+def test_a_stop_signal_with_points_queued_ends_the_pool_and_leaves_them_not_started(
+        tmp_path: Path, registry: Registry) -> None:
+    table = "[sweep]\nname = \"Q\"\n" + "".join(
+        f'[[sweep.points]]\nname = "{x}"\n"train.epochs" = 1\n' for x in "abc")
+    sweep = load_sweep(write_sweep(tmp_path, table), registry)
+    launcher = CtrlCAfterFirstStart()
+    pool = PointPool(sweep, tmp_path / "sweep", [Slot(0, 1)], launcher=launcher)
+
+    def too_long(*_: object) -> None:
+        raise TimeoutError("the pool did not end after the stop signal")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(20)
+    try:
+        outcomes = pool.run(list(sweep.points))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(launcher.started) == 1 and launcher.started[0].returncode == 130
+    assert pool.signum == signal.SIGINT
+    assert [(o.point.label, o.status) for o in outcomes] == [
+        ("a", "interrupted"), ("b", "not started"), ("c", "not started")]
+    assert describe_outcomes(outcomes)[0] == "1 interrupted, 2 not started"
 
 
 # -- the progress file and its line ---------------------------------------------------------

@@ -201,7 +201,8 @@ class PointPool:
         display = ProgressDisplay(self.interval_s)
         stop = SignalForwarder(lambda: [c.running for c in running], display.event)
         with display, stop, _stopped_on_error(running):
-            while queue or running:
+            # once a stop signal came, the points not started yet stay queued for --resume
+            while running or (queue and stop.signum is None):
                 while queue and free and stop.signum is None:
                     child = self._start(queue.popleft(), free.pop(0))
                     running.append(child)
