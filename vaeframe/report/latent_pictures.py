@@ -10,6 +10,7 @@ import attrs
 import numpy as np
 
 from vaeframe.grids import PAD
+from vaeframe.latents.codes import mean_kl_per_dim
 from vaeframe.latents.trained import TrainedRun
 from vaeframe.registry.types import GridData
 from vaeframe.report.arc_grids import ARC_PALETTE, PAD_COLOUR, SPLITS
@@ -37,9 +38,8 @@ class Encoded:
         return np.concatenate([self.mu[split] for split, _ in SPLITS])
 
     def kl_per_dim(self) -> np.ndarray:
-        mu = self.all_mu()
         logvar = np.concatenate([self.logvar[split] for split, _ in SPLITS])
-        return (0.5 * (mu**2 + np.exp(logvar) - logvar - 1)).mean(0)
+        return mean_kl_per_dim(self.all_mu(), logvar)
 
     def active(self) -> np.ndarray:
         return self.all_mu().var(0) > ACTIVE_UNIT_THRESHOLD
