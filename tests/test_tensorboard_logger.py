@@ -148,11 +148,15 @@ def test_kill_then_resume_purges_the_steps_after_the_checkpoint(tmp_path: Path) 
     assert not list(run_dir.glob("events.out.*"))
     files = sorted(event_dir.glob("events.out.tfevents.*"))
     assert len(files) == 2
-    written = Counter((value.tag, event.step) for path in files
-                      for event in EventFileLoader(str(path)).Load()
-                      for value in event.summary.value if value.tag == "train/loss")
-    assert {step for (_, step), count in written.items() if count == 2} == {
-        s for s in orphaned if s % 5 == 0}  # on disk twice, shown once
+    loss_steps = [[event.step for event in EventFileLoader(str(path)).Load()
+                   for value in event.summary.value if value.tag == "train/loss"]
+                  for path in files]
+    # the kill can land between two loggers' calls for one step: jsonl may hold one row more
+    # than TensorBoard, never fewer (in_second_epoch waited for TensorBoard to have one)
+    stale = {step for step in loss_steps[0] if step > checkpoint_step}
+    assert stale and stale <= orphaned and len(orphaned - stale) <= 1, (stale, orphaned)
+    written = Counter(step for steps in loss_steps for step in steps)
+    assert {step for step, count in written.items() if count == 2} == stale  # shown once
     assert_matches_metrics_jsonl(read_events(event_dir), run_dir)
 
 
