@@ -2,8 +2,9 @@
 
 Both train the same model class on the same grids, already on the device, with the same batch
 size and optimizer settings; epochs alternate between the two in ABBA order so that drift in
-the machine's speed (clocks, other load) hits both alike, and the median epoch counts. Prints
-one JSON line:
+the machine's speed (clocks, other load) hits both alike, and the median epoch counts. The
+engine runs without the run file's transforms and learning-rate schedule, which the plain loop
+lacks; `--set` puts one back (or EMA, or clipping) to price it. Prints one JSON line:
 
     python benchmarks/throughput.py configs/ultra.toml --device cpu --epochs 4
     python benchmarks/throughput.py configs/ultra.toml --device cuda --batch-size 256 \
@@ -70,12 +71,16 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--beta", type=float, default=0.05, help="β for both loops")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="a run-file override for the engine only, e.g. "
-                             "'transforms=[{name=\"dihedral\"}]' to measure what a transform "
-                             "costs (the plain loop never transforms)")
+                             "'transforms=[{name=\"dihedral\"}]' or train.ema_decay=0.999 to "
+                             "measure what it costs (the engine starts without the run file's "
+                             "transforms and LR schedule: the plain loop has neither)")
     args = parser.parse_args(argv)
 
+    # the plain loop never transforms and keeps its learning rate: so the engine starts from
+    # the same work, and --set adds back a transform, a schedule, EMA or clipping to price it
     sets = [f'train.device="{args.device}"', f'train.compile="{args.compile}"',
-            f'train.precision="{args.precision}"', 'loggers=[{name="jsonl"}]']
+            f'train.precision="{args.precision}"', 'loggers=[{name="jsonl"}]',
+            'transforms=[]', 'lr_schedule={name="constant"}']
     if args.batch_size:
         sets.append(f"train.batch_size={args.batch_size}")
     sets += args.sets
