@@ -130,6 +130,27 @@ def test_factor_vae_estimates_and_losses_match_a_hand_computation() -> None:
                                                                                abs=1e-6)
 
 
+@pytest.mark.parametrize(("warmup", "ramp", "epochs_done", "expected"), [
+    (0.0, 0.0, 0.0, 10.0),     # the paper's constant γ
+    (4.0, 0.0, 3.9, 0.0), (4.0, 0.0, 4.0, 10.0),
+    (4.0, 8.0, 2.0, 0.0), (4.0, 8.0, 6.0, 2.5), (4.0, 8.0, 12.0, 10.0), (4.0, 8.0, 30.0, 10.0),
+])
+def test_factor_vae_gamma_is_held_then_ramped_like_the_linear_warmup(
+        warmup: float, ramp: float, epochs_done: float, expected: float) -> None:
+    objective = FactorVAE(gamma=10.0, d_hidden=8, d_layers=2, gamma_warmup_epochs=warmup,
+                          gamma_ramp_epochs=ramp)
+    assert objective.gamma_now(torch.tensor(epochs_done)).item() == pytest.approx(expected)
+    # and the loss is γ(t)·TC at 6 of 20 epochs done (fraction 0.3): 10 · (6 - 4) / 8 = 2.5
+    p = posterior()
+    small = objective.networks(2)
+    progress = Progress(torch.tensor(7), torch.tensor(61), torch.tensor(20.0), torch.tensor(0.3))
+    p = Posterior(p.mu.float(), p.logvar.float(), p.z.float(), p.kl.float(), progress, p.data,
+                  p.beta, small)
+    tc = total_correlation(small["discriminator"](p.z)).item()
+    scale = (6.0 - warmup) / ramp if ramp else 1.0  # by hand: 0.25 with the ramp, else 1
+    assert objective.extra_loss(p).item() == pytest.approx(10.0 * scale * tc, abs=1e-6)
+
+
 def test_permuting_dims_keeps_each_dimension_s_values_and_mixes_the_rows() -> None:
     torch.manual_seed(0)
     z = torch.arange(40.0).reshape(20, 2)

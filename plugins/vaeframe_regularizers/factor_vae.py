@@ -61,19 +61,35 @@ class FactorVAE:
     Adam (lr ``d_lr``, betas 0.5, 0.9, as in the paper) and is trained on the same batch's
     detached z against its dimension-wise permutation (the paper permutes a second batch).
     Paper defaults: γ = 10 on dSprites (35-40 reported too), 6 layers of 1000 units.
+
+    ``gamma_warmup_epochs`` and ``gamma_ramp_epochs`` (not in the paper; 0 and 0 give its
+    constant γ) hold γ at 0 for that many epochs of training, then raise it linearly to γ,
+    as ``linear_warmup`` does for β: on small ARC canvases a decoder pressed by γ·TC from
+    the first step can stay stuck drawing black (docs/latent-space.md).
     """
 
     gamma: float = attrs.field(default=10.0, validator=at_least(0.0))
     d_hidden: int = attrs.field(default=1000, validator=at_least(1))
     d_layers: int = attrs.field(default=6, validator=at_least(1))
     d_lr: float = attrs.field(default=1e-4, validator=greater_than(0.0))
+    gamma_warmup_epochs: float = attrs.field(default=0.0, validator=at_least(0.0))
+    gamma_ramp_epochs: float = attrs.field(default=0.0, validator=at_least(0.0))
 
     def kl_loss(self, posterior: Posterior) -> Tensor:
         return posterior.kl.sum(1).mean()
 
     def extra_loss(self, posterior: Posterior) -> Tensor:
         """γ·TC, through the discriminator with its parameters frozen (it trains apart)."""
-        return self.gamma * total_correlation(posterior.frozen("discriminator")(posterior.z))
+        tc = total_correlation(posterior.frozen("discriminator")(posterior.z))
+        return self.gamma_now(posterior.progress.epochs_done) * tc
+
+    def gamma_now(self, epochs_done: Tensor) -> Tensor:
+        """γ after ``epochs_done`` epochs of training (a tensor: no host sync): 0 during the
+        warm-up, then linear over the ramp, then γ."""
+        late = epochs_done - self.gamma_warmup_epochs
+        if self.gamma_ramp_epochs > 0:
+            return self.gamma * (late / self.gamma_ramp_epochs).clamp(0.0, 1.0)
+        return self.gamma * (late >= 0).to(epochs_done.dtype)
 
     def networks(self, latent_dim: int) -> dict[str, nn.Module]:
         return {"discriminator": discriminator(latent_dim, self.d_hidden, self.d_layers)}
