@@ -58,6 +58,20 @@ def test_benchmark_prints_one_json_line_with_both_rates() -> None:
                                           rel=1e-2)
 
 
+def test_step_parts_benchmark_prices_clipping_and_averaging() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "step_parts.py"), str(CONFIGS / "smoke.toml"),
+         "--rounds", "3"], capture_output=True, text=True, env=cli_env(), timeout=300)
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    data = json.loads(line)
+    assert data["batch_size"] == 32 and data["rounds"] == 3 and data["parameters"] > 0
+    for part in ("clip", "ema"):
+        assert 0 < data[f"{part}_ms"] < data["step_ms"]
+        assert data[f"{part}_share"] == pytest.approx(data[f"{part}_ms"] / data["step_ms"],
+                                                      abs=2e-3)
+
+
 def test_cpu_training_keeps_freed_memory_for_reuse() -> None:
     """glibc's thresholds are raised (benchmarks/RESULTS.md: 10-12 % of a CPU step)."""
     from vaeframe.training.allocator import keep_freed_memory
