@@ -45,13 +45,18 @@ def test_graph_refuses_skipping_nonfinite_steps() -> None:
     check_fast_path("graph", "bf16", "stop", torch.device("cuda"))  # allowed
 
 
-def test_benchmark_prints_one_json_line_with_both_rates() -> None:
+def benchmark_line(script: str, *args: str) -> dict[str, object]:
+    """The one JSON line that ``benchmarks/<script>`` prints on configs/smoke.toml."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), str(CONFIGS / "smoke.toml"),
-         "--epochs", "2"], capture_output=True, text=True, env=cli_env(), timeout=300)
+        [sys.executable, str(ROOT / "benchmarks" / script), str(CONFIGS / "smoke.toml"), *args],
+        capture_output=True, text=True, env=cli_env(), timeout=300)
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
-    data = json.loads(line)
+    return json.loads(line)
+
+
+def test_benchmark_prints_one_json_line_with_both_rates() -> None:
+    data = benchmark_line("throughput.py", "--epochs", "2")
     assert data["device"] == "cpu" and data["grids"] == 96 and data["batch_size"] == 32
     assert data["engine_grids_per_s"] > 0 and data["plain_grids_per_s"] > 0
     assert data["ratio"] == pytest.approx(data["engine_grids_per_s"] / data["plain_grids_per_s"],
@@ -59,12 +64,7 @@ def test_benchmark_prints_one_json_line_with_both_rates() -> None:
 
 
 def test_step_parts_benchmark_prices_clipping_and_averaging() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "step_parts.py"), str(CONFIGS / "smoke.toml"),
-         "--rounds", "3"], capture_output=True, text=True, env=cli_env(), timeout=300)
-    assert result.returncode == 0, result.stderr
-    [line] = result.stdout.splitlines()
-    data = json.loads(line)
+    data = benchmark_line("step_parts.py", "--rounds", "3")
     assert data["batch_size"] == 32 and data["rounds"] == 3 and data["parameters"] > 0
     for part in ("clip", "ema"):
         assert 0 < data[f"{part}_ms"] < data["step_ms"]
