@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         torch.nn.utils.clip_grad_norm_(parameters, args.clip)
 
     for _ in range(5):  # warm-up: allocator, kernels, Adam's state
-        step(), clip(), average.update()
+        step()
+        clip()
+        average.update()
     times: dict[str, list[float]] = {"step": [], "clip": [], "ema": []}
     for _ in range(args.rounds):
         times["step"].append(seconds(step))
